@@ -1,0 +1,17 @@
+import { startCoordinator } from '@duel/coordinator';
+import { parse } from '../args';
+import { coordinatorFlags, coordinatorOptionsFrom } from '../coordinator.flags';
+
+/** `duel coordinator`: the parameter server alone; workers join it over /ws. */
+export async function coordinatorCommand(argv: string[]): Promise<number> {
+  const a = parse(argv, { ...coordinatorFlags });
+  const opts = coordinatorOptionsFrom(a, { host: (a.host as string | undefined) ?? '0.0.0.0' });
+  const c = await startCoordinator(opts, ['log', 'error', 'warn']);
+  process.stderr.write(`duel: coordinator ${c.service.runId} on ${c.url} (workers: ${c.wsUrl}); dashboard ${c.url}/\n`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await c.close();
+  return 0;
+}

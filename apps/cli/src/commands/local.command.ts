@@ -1,0 +1,78 @@
+import { SingleBar, Presets } from 'cli-progress';
+import { nodeDatasetLoader } from '@duel/datasets-node';
+import { resolveDataset } from '@duel/datasets';
+import { selectNodeBackend } from '@duel/gan-node';
+import { LocalTrainer, evaluateQuality, resolveRunConfig, type StepMetrics } from '@duel/trainer';
+import { parse, num } from '../args';
+import { runConfigFlags, runConfigFrom } from '../run-config.flags';
+
+/**
+ * `duel local`: the single-process reference trainer. Progress goes to stderr;
+ * with --json the last line on stdout is the run summary.
+ */
+export async function localCommand(argv: string[]): Promise<number> {
+  const a = parse(argv, {
+    ...runConfigFlags,
+    backend: { type: 'string', default: 'auto' },
+    shards: { type: 'string' },
+    json: { type: 'boolean', default: false },
+    'eval-every': { type: 'string' },
+  });
+  const cfg = resolveRunConfig(runConfigFrom(a));
+  const backend = await selectNodeBackend(a.backend as never);
+  const dataset = await resolveDataset(cfg.dataset, nodeDatasetLoader());
+  const trainer = new LocalTrainer(cfg, dataset, { numShards: num(a.shards, 'shards') ?? 1 });
+  const evalEvery = num(a['eval-every'], 'eval-every') ?? 0;
+  process.stderr.write(`duel local: ${cfg.dataset} / ${cfg.model} on ${backend.name} (${backend.reason}), ${cfg.steps} steps, seed ${cfg.seed}\n`);
+
+  const bar = new SingleBar(
+    { format: 'train [{bar}] {value}/{total} | D {dLoss} G {gLoss} | D(x) {dReal} D(G(z)) {dFake} | {ips} img/s', stream: process.stderr, hideCursor: true },
+    Presets.shades_classic,
+  );
+  bar.start(cfg.steps, 0, { dLoss: '-', gLoss: '-', dReal: '-', dFake: '-', ips: '-' });
+  const t0 = performance.now();
+  let samples = 0;
+  let last: StepMetrics | null = null;
+  const history: unknown[] = [];
+  while (!trainer.done) {
+    last = await trainer.step();
+    samples += last.samples;
+    const secs = (performance.now() - t0) / 1000;
+    bar.update(last.step, {
+      dLoss: last.dLoss.toFixed(3),
+      gLoss: last.gLoss.toFixed(3),
+      dReal: last.dReal.toFixed(2),
+      dFake: last.dFake.toFixed(2),
+      ips: Math.round(samples / secs),
+    });
+    if (evalEvery > 0 && last.step % evalEvery === 0) history.push({ step: last.step, ...(await evaluateQuality(trainer, dataset)) });
+  }
+  bar.stop();
+  const seconds = (performance.now() - t0) / 1000;
+  const quality = await evaluateQuality(trainer, dataset);
+  trainer.dispose();
+  const summary = {
+    mode: 'local',
+    dataset: cfg.dataset,
+    model: cfg.model,
+    backend: backend.name,
+    seed: cfg.seed,
+    steps: trainer.state.step,
+    versions: trainer.state.versions,
+    seconds: Number(seconds.toFixed(2)),
+    imgsPerSec: Math.round(samples / seconds),
+    final: last,
+    quality,
+    ...(history.length ? { history } : {}),
+    config: cfg,
+  };
+  if (a.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+  else process.stdout.write(`${formatQuality(summary.quality)}\n`);
+  return 0;
+}
+
+function formatQuality(q: Record<string, unknown>): string {
+  return Object.entries(q)
+    .map(([k, v]) => `${k.padEnd(16)} ${typeof v === 'number' ? Number(v.toFixed(4)) : String(v)}`)
+    .join('\n');
+}

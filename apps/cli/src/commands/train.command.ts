@@ -1,0 +1,48 @@
+import { evaluateQuality } from '@duel/trainer';
+import { parse, num } from '../args';
+import { coordinatorOptionsFrom, coordinatorFlags } from '../coordinator.flags';
+import { runDistributed } from '../distributed-run';
+import { resolveDataset } from '@duel/datasets';
+import { nodeDatasetLoader } from '@duel/datasets-node';
+
+/**
+ * `duel train`: a headless distributed run: an in-process coordinator and N
+ * worker processes over real WebSockets. With --json the last stdout line is
+ * the summary. Shards default to N, so the run reproduces `duel local --shards N`.
+ */
+export async function trainCommand(argv: string[]): Promise<number> {
+  const a = parse(argv, {
+    ...coordinatorFlags,
+    workers: { type: 'string', default: '2' },
+    backend: { type: 'string', default: 'auto' },
+    json: { type: 'boolean', default: false },
+  });
+  const n = num(a.workers, 'workers')!;
+  const opts = coordinatorOptionsFrom(a, { port: num(a.port, 'port') ?? 0, exitOnComplete: true });
+  if (a.shards === undefined) opts.shards = n;
+  const run = await runDistributed(opts, n, a.backend!, { quiet: a.json && !process.stderr.isTTY });
+  const svc = run.coordinator.service;
+  await run.workers.stop();
+  const dataset = await resolveDataset(opts.run.dataset, nodeDatasetLoader());
+  const quality = await evaluateQuality({ sample: (k, seed) => svc.samples(k, seed) }, dataset);
+  const summary = {
+    mode: 'distributed',
+    dataset: opts.run.dataset,
+    model: opts.run.model,
+    workers: n,
+    shards: opts.shards,
+    seed: opts.run.seed,
+    steps: svc.state.step,
+    versions: svc.state.versions,
+    seconds: Number(run.seconds.toFixed(2)),
+    imgsPerSec: svc.recorder.latest.imgsPerSec,
+    final: svc.recorder.latest,
+    quality,
+    workerStats: svc.workerStats(),
+    config: opts.run,
+  };
+  await run.coordinator.close();
+  if (a.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+  else process.stdout.write(`${JSON.stringify(quality, null, 2)}\n`);
+  return 0;
+}

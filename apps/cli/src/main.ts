@@ -1,0 +1,57 @@
+import { isDuelError } from '@duel/util';
+import { coordinatorCommand } from './commands/coordinator.command';
+import { localCommand } from './commands/local.command';
+import { startCommand } from './commands/start.command';
+import { trainCommand } from './commands/train.command';
+
+const usage = `duel: distributed GAN training over WebSockets
+
+  duel start [--dataset ring8] [--workers 2] [--steps N] [--port 8080] [--exit]
+      coordinator + N local workers, dashboard URL, progress bar, quality table
+  duel coordinator [--port 8080] [--dataset ring8] [--mode sync|async] [--shards N|auto]
+      the parameter server alone; workers join over /ws
+  duel worker --coordinator ws://HOST:PORT/ws [--token T] [--backend auto|tensorflow|webgpu|wasm|cpu]
+  duel train --dataset D --workers N --steps S --seed X [--json]
+      headless distributed run; the last stdout line is the JSON summary
+  duel local --dataset D --steps S --seed X [--k K] [--loss L] [--shards N] [--json]
+      the single-process reference trainer
+
+Run options (start, coordinator, train, local): --model mlp2d|mlp|dcgan --batch B --k K
+  --loss nonsaturating|minimax|hinge --lr-d --lr-g --lr-decay none|linear --g-ema B --pack M --minibatch-std
+`;
+
+const commands: Record<string, (argv: string[]) => Promise<number>> = {
+  start: startCommand,
+  coordinator: coordinatorCommand,
+  train: trainCommand,
+  local: localCommand,
+};
+
+async function main(): Promise<number> {
+  const [cmd, ...rest] = process.argv.slice(2);
+  if (!cmd || cmd === '--help' || cmd === 'help') {
+    process.stdout.write(usage);
+    return cmd ? 0 : 2;
+  }
+  const run = commands[cmd];
+  if (!run) {
+    process.stderr.write(`duel: unknown command "${cmd}"; available: ${Object.keys(commands).join(', ')}\n`);
+    return 2;
+  }
+  return run(rest);
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    if (isDuelError(e)) {
+      process.stderr.write(`duel: ${e.message}\n`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`duel: ${(e as Error)?.stack ?? String(e)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

@@ -1,0 +1,40 @@
+import type { RunConfig } from '@duel/trainer';
+import { num } from './args';
+
+/** Flags shared by every command that defines a run (local, train, start, coordinator). */
+export const runConfigFlags = {
+  dataset: { type: 'string', default: 'ring8' },
+  model: { type: 'string' },
+  steps: { type: 'string' },
+  seed: { type: 'string' },
+  k: { type: 'string' },
+  batch: { type: 'string' },
+  loss: { type: 'string' },
+  'lr-d': { type: 'string' },
+  'lr-g': { type: 'string' },
+  'lr-decay': { type: 'string' },
+  'g-ema': { type: 'string' },
+  pack: { type: 'string' },
+  'minibatch-std': { type: 'boolean' },
+} as const;
+
+type Values = Partial<Record<keyof typeof runConfigFlags, string | boolean | undefined>>;
+
+export function runConfigFrom(a: Values): Partial<RunConfig> & { dataset: string } {
+  const s = (k: keyof typeof runConfigFlags) => a[k] as string | undefined;
+  return {
+    dataset: s('dataset') ?? 'ring8',
+    model: s('model'),
+    steps: num(s('steps'), 'steps'),
+    seed: num(s('seed'), 'seed'),
+    k: num(s('k'), 'k'),
+    batchSize: num(s('batch'), 'batch'),
+    loss: s('loss') as RunConfig['loss'] | undefined,
+    lrD: num(s('lr-d'), 'lr-d'),
+    lrG: num(s('lr-g'), 'lr-g'),
+    lrDecay: s('lr-decay') as RunConfig['lrDecay'] | undefined,
+    gEma: num(s('g-ema'), 'g-ema'),
+    pack: num(s('pack'), 'pack'),
+    minibatchStd: a['minibatch-std'] as boolean | undefined,
+  };
+}

@@ -1,0 +1,3 @@
+export { startCoordinator, type RunningCoordinator } from './bootstrap';
+export { defaultCoordinatorOptions, type CoordinatorOptions } from './coordinator.options';
+export { CoordinatorService } from './coordinator.service';

@@ -1,0 +1,44 @@
+import { tf } from './tf';
+import type { GanLoss } from './spec';
+
+/*
+ * GAN losses on logits l (D(x) = σ(l)), in the numerically stable softplus form:
+ *   BCE(σ(l), 1) = −log σ(l)     = softplus(−l)
+ *   BCE(σ(l), 0) = −log(1 − σ(l)) = softplus(l)
+ * so nothing ever takes log of a saturated sigmoid.
+ */
+
+/**
+ * Discriminator loss. For the standard GAN (Goodfellow et al. 2014):
+ *   L_D = BCE(D(x), 1) + BCE(D(G(z)), 0) = E softplus(−l_real) + E softplus(l_fake).
+ * At the optimum with p_g = p_data, D = ½ and L_D = log 4 ≈ 1.386.
+ * Hinge (Lim & Ye 2017; Miyato et al. 2018): E relu(1 − l_real) + E relu(1 + l_fake).
+ * @param realLogits [N, 1]  @param fakeLogits [M, 1]
+ */
+export function discriminatorLoss(realLogits: tf.Tensor, fakeLogits: tf.Tensor, loss: GanLoss): tf.Scalar {
+  if (loss === 'hinge') {
+    return tf.add(tf.mean(tf.relu(tf.sub(1, realLogits))), tf.mean(tf.relu(tf.add(1, fakeLogits))));
+  }
+  return tf.add(tf.mean(tf.softplus(tf.neg(realLogits))), tf.mean(tf.softplus(fakeLogits)));
+}
+
+/**
+ * Generator loss on D's logits for fakes.
+ * - nonsaturating (default, Goodfellow et al. 2014 §3): −log D(G(z)) = E softplus(−l).
+ * - minimax: the game's own objective, minimised by G: log(1 − D(G(z))) = −E softplus(l).
+ *   It saturates when D rejects fakes confidently, hence the default above.
+ * - hinge: −E l.
+ * @param fakeLogits [M, 1]
+ */
+export function generatorLoss(fakeLogits: tf.Tensor, loss: GanLoss): tf.Scalar {
+  switch (loss) {
+    case 'minimax':
+      return tf.neg(tf.mean(tf.softplus(fakeLogits))) as tf.Scalar;
+    case 'hinge':
+      return tf.neg(tf.mean(fakeLogits)) as tf.Scalar;
+    default:
+      return tf.mean(tf.softplus(tf.neg(fakeLogits)));
+  }
+}
+
+export const ganLosses: readonly GanLoss[] = ['nonsaturating', 'minimax', 'hinge'];

@@ -1,0 +1,133 @@
+import { DuelError, ErrorCodes, type NamedWeights, type TensorSpec } from '@duel/util';
+import { discriminatorLoss, generatorLoss } from './losses';
+import { dataSize, latentBatch, type GanModel } from './model';
+import { packSamples } from './network';
+import type { GanLoss } from './spec';
+import { tf } from './tf';
+
+export interface StepStats {
+  /** The loss this step minimised (L_D or L_G). */
+  loss: number;
+  /** Mean D(x) = σ(logit) over real packs (D step only; NaN in a G step). */
+  dReal: number;
+  /** Mean D(G(z)) over fake packs. */
+  dFake: number;
+  /** Samples used: real + fake for D, fake for G. */
+  samples: number;
+}
+
+export interface GradientResult {
+  /** Gradients in the canonical order of the net's layout. */
+  grads: NamedWeights;
+  stats: StepStats;
+}
+
+export interface StepOptions {
+  loss?: GanLoss;
+}
+
+/**
+ * One discriminator gradient: L_D on a real batch and a fake batch G(z) of the
+ * same size, z ~ N(0, I) from Rng(zSeed). G is held fixed.
+ *
+ * @param real flat [B, ...dataShape], B divisible by spec.pack
+ * @returns ∂L_D/∂θ_D in D's canonical order, and stats
+ */
+export async function discriminatorGradients(
+  model: GanModel,
+  real: Float32Array,
+  zSeed: number,
+  opts: StepOptions = {},
+): Promise<GradientResult> {
+  const { spec } = model;
+  const batch = batchSizeOf(real.length, dataSize(spec), spec.pack);
+  const loss = opts.loss ?? 'nonsaturating';
+  const z = latentBatch(batch, spec.latentDim, zSeed);
+  const gParams = model.tensors('G');
+  const dParams = model.tensors('D');
+
+  const kept: tf.Tensor[] = [];
+  const { value, grads } = tf.tidy(() => {
+    const x = packSamples(tf.tensor(real, [batch, ...spec.dataShape]), spec.pack);
+    const fake = packSamples(model.generate(tf.tensor2d(z, [batch, spec.latentDim]), gParams), spec.pack);
+    const f = (...ps: tf.Tensor[]) => {
+      const lr = model.discriminate(x, ps);
+      const lf = model.discriminate(fake, ps);
+      kept.push(tf.keep(tf.mean(tf.sigmoid(lr))), tf.keep(tf.mean(tf.sigmoid(lf))));
+      return discriminatorLoss(lr, lf, loss);
+    };
+    return tf.valueAndGrads(f)(dParams as tf.Tensor[]);
+  });
+  const [dReal, dFake] = kept;
+  const stats = await readStats(value, dReal, dFake, 2 * batch);
+  return { grads: await readGrads(grads, model.layout.D), stats };
+}
+
+/**
+ * One generator gradient: L_G on G(z), z ~ N(0, I) [batch, latentDim] from
+ * Rng(zSeed), through a fixed D.
+ *
+ * @returns ∂L_G/∂θ_G in G's canonical order, and stats (dReal is NaN)
+ */
+export async function generatorGradients(
+  model: GanModel,
+  batch: number,
+  zSeed: number,
+  opts: StepOptions = {},
+): Promise<GradientResult> {
+  const { spec } = model;
+  batchSizeOf(batch * dataSize(spec), dataSize(spec), spec.pack);
+  const loss = opts.loss ?? 'nonsaturating';
+  const z = latentBatch(batch, spec.latentDim, zSeed);
+  const dParams = model.tensors('D');
+  const gParams = model.tensors('G');
+
+  const kept: tf.Tensor[] = [];
+  const { value, grads } = tf.tidy(() => {
+    const zt = tf.tensor2d(z, [batch, spec.latentDim]);
+    const f = (...ps: tf.Tensor[]) => {
+      const lf = model.discriminate(packSamples(model.generate(zt, ps), spec.pack), dParams);
+      kept.push(tf.keep(tf.mean(tf.sigmoid(lf))));
+      return generatorLoss(lf, loss);
+    };
+    return tf.valueAndGrads(f)(gParams as tf.Tensor[]);
+  });
+  const stats = await readStats(value, null, kept[0], batch);
+  return { grads: await readGrads(grads, model.layout.G), stats };
+}
+
+function batchSizeOf(length: number, perSample: number, pack: number): number {
+  const batch = length / perSample;
+  if (!Number.isInteger(batch) || batch <= 0 || batch % pack !== 0) {
+    throw new DuelError(
+      ErrorCodes.SHAPE_MISMATCH,
+      `batch of ${length} values is not a positive multiple of pack=${pack} samples of ${perSample} values`,
+    );
+  }
+  return batch;
+}
+
+async function readGrads(grads: tf.Tensor[], layout: TensorSpec[]): Promise<NamedWeights> {
+  try {
+    const data = await Promise.all(grads.map((g) => g.data() as Promise<Float32Array>));
+    return layout.map((s, i) => ({ name: s.name, shape: [...s.shape], data: data[i] }));
+  } finally {
+    for (const g of grads) g.dispose();
+  }
+}
+
+async function readStats(
+  value: tf.Tensor,
+  dReal: tf.Tensor | null,
+  dFake: tf.Tensor,
+  samples: number,
+): Promise<StepStats> {
+  try {
+    const [l, r, f] = await Promise.all([value.data(), dReal ? dReal.data() : null, dFake.data()]);
+    return { loss: l[0], dReal: r ? r[0] : Number.NaN, dFake: f[0], samples };
+  } finally {
+    value.dispose();
+    dReal?.dispose();
+    dFake.dispose();
+  }
+}

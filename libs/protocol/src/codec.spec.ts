@@ -1,0 +1,122 @@
+import { DuelError, ErrorCodes, Rng } from '@duel/util';
+import { describe, expect, it } from 'vitest';
+import { decodeFrame, decodeFrameDetailed, encodeFrame, encodeWeightsOnce, WeightsBroadcastCache } from './codec';
+import { FRAME_TYPES, makeFrame, type CoordinatorFrameType, type Frame, type FrameSender, type ResultFrame, type WeightsFrame } from './frames';
+import { randomWeights, sampleFrames, TEST_LAYOUT } from './test-frames';
+
+const ctx = { layout: TEST_LAYOUT };
+
+function codeOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(DuelError);
+    return (e as DuelError).code;
+  }
+  throw new Error('expected a DuelError');
+}
+
+describe('frame codec', () => {
+  it('round-trips one frame of every type', () => {
+    const frames = sampleFrames();
+    expect(new Set(frames.map((f) => f.t))).toEqual(new Set(FRAME_TYPES));
+    for (const f of frames) {
+      const bytes = encodeFrame(f);
+      expect(bytes[0]).toBe(0x44);
+      expect(bytes[1]).toBe(0x55);
+      expect(decodeFrame(bytes, ctx)).toEqual(f);
+    }
+  });
+
+  it('lays tensors at 8-aligned offsets after an 8-aligned header', () => {
+    const f = sampleFrames().find((x) => x.t === 'weights') as WeightsFrame;
+    const bytes = encodeFrame(f);
+    const headerLen = new DataView(bytes.buffer).getUint32(4, true);
+    const start = Math.ceil((8 + headerLen) / 8) * 8;
+    expect(bytes[3]).toBe(1);
+    expect(bytes.length % 8).toBe(0);
+    // First tensor's bytes sit right at the section start, little-endian float32.
+    expect(new DataView(bytes.buffer).getFloat32(start, true)).toBe(f.tensors[0].data[0]);
+  });
+
+  it('decodes aligned tensors as zero-copy views and copies unaligned ones', () => {
+    const f = sampleFrames().find((x) => x.t === 'result') as ResultFrame;
+    const bytes = encodeFrame(f);
+    const aligned = decodeFrameDetailed(bytes, ctx);
+    expect(aligned.copiedTensors).toBe(0);
+    const grads = (aligned.frame as ResultFrame).grads;
+    for (const g of grads) expect(g.data.buffer).toBe(bytes.buffer);
+
+    // Same bytes one byte into a bigger buffer, as a ws Buffer slice may be.
+    const shifted = new Uint8Array(bytes.length + 1);
+    shifted.set(bytes, 1);
+    const unaligned = decodeFrameDetailed(shifted.subarray(1), ctx);
+    expect(unaligned.copiedTensors).toBe(grads.length);
+    const copied = (unaligned.frame as ResultFrame).grads;
+    for (const g of copied) {
+      expect(g.data.buffer).not.toBe(shifted.buffer);
+      expect(g.data.byteOffset % 4).toBe(0);
+    }
+    expect(unaligned.frame).toEqual(f);
+
+    // An ArrayBuffer (browser binaryType 'arraybuffer') is offset 0: zero-copy.
+    const ab = bytes.slice().buffer;
+    expect(decodeFrameDetailed(ab, ctx).copiedTensors).toBe(0);
+  });
+
+  it('aliases the input buffer: views see later writes, so callers must not reuse it', () => {
+    const f = sampleFrames().find((x) => x.t === 'weights') as WeightsFrame;
+    const bytes = encodeFrame(f);
+    const w = (decodeFrame(bytes, ctx) as WeightsFrame).tensors[0];
+    const before = w.data[0];
+    new DataView(bytes.buffer).setFloat32(w.data.byteOffset, before + 1, true);
+    expect(w.data[0]).toBe(Math.fround(before + 1));
+  });
+
+  it('type-checks payloads by frame name', () => {
+    const sent: Frame[] = [];
+    const coordinator: FrameSender<CoordinatorFrameType> = { send: (t, payload) => sent.push(makeFrame(t, payload)) };
+    coordinator.send('ack', { taskId: 't-1', status: 'duplicate', code: ErrorCodes.DUPLICATE });
+    // @ts-expect-error a coordinator never sends hello
+    coordinator.send('hello', { protocol: 1, kind: 'node', capabilities: { backend: 'cpu', device: '', maxBatch: 1 } });
+    // @ts-expect-error ack status is a closed set
+    makeFrame('ack', { taskId: 't-2', status: 'ok' });
+    expect(decodeFrame(encodeFrame(sent[0]))).toEqual({ t: 'ack', taskId: 't-1', status: 'duplicate', code: 'DUEL_ERR_DUPLICATE' });
+  });
+
+  it('refuses frames whose tensor data does not match its shape at encode time', () => {
+    const bad: WeightsFrame = { t: 'weights', net: 'G', version: 0, tensors: [{ name: 'x', shape: [2, 2], data: new Float32Array(3) }] };
+    expect(codeOf(() => encodeFrame(bad))).toBe(ErrorCodes.SHAPE_MISMATCH);
+  });
+});
+
+describe('weights broadcast', () => {
+  const tensors = randomWeights(TEST_LAYOUT.G, new Rng(5));
+
+  it('encodes once and decodes on every receiver', () => {
+    const enc = encodeWeightsOnce('G', 9, tensors);
+    expect(Object.isFrozen(enc)).toBe(true);
+    const a = decodeFrame(enc.bytes, ctx) as WeightsFrame;
+    const b = decodeFrame(enc.bytes, ctx) as WeightsFrame;
+    expect(a.version).toBe(9);
+    expect(a.tensors[1].data).toEqual(tensors[1].data);
+    // Both receivers view the one shared buffer.
+    expect(a.tensors[0].data.buffer).toBe(b.tensors[0].data.buffer);
+  });
+
+  it('the cache re-encodes only when the version moves', () => {
+    const cache = new WeightsBroadcastCache();
+    let encodes = 0;
+    const source = () => {
+      encodes++;
+      return tensors;
+    };
+    const first = cache.get('G', 1, source);
+    expect(cache.get('G', 1, source).bytes).toBe(first.bytes);
+    expect(encodes).toBe(1);
+    expect(cache.get('G', 2, source).version).toBe(2);
+    cache.get('D', 1, () => randomWeights(TEST_LAYOUT.D, new Rng(1)));
+    expect(encodes).toBe(2);
+    expect(cache.get('G', 2, source).bytes).not.toBe(first.bytes);
+  });
+});

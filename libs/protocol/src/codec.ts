@@ -1,0 +1,199 @@
+import { DuelError, ErrorCodes, isDuelError, type NamedWeights } from '@duel/util';
+import { Packr, Unpackr, type Options } from 'msgpackr';
+import { isFrameType, PROTOCOL_VERSION, type Frame, type FrameType, type Net, type WeightsFrame } from './frames';
+import { resolveLimits } from './limits';
+import { isPlainObject, toPlainJson } from './plain-json';
+import { alignUp, parseDescriptors, planSection, readSection, writeSection, type TensorDescriptor, type WireTensor } from './tensor-section';
+import { validateFrame, type ValidationContext } from './validate';
+
+/**
+ * Frame layout (all integers little-endian):
+ *
+ *   0  'D' 'U'            magic, 0x44 0x55
+ *   2  u8  version        PROTOCOL_VERSION
+ *   3  u8  flags          bit 0: a tensor section follows; other bits 0
+ *   4  u32 headerLen      bytes of the msgpack header
+ *   8  header             msgpack map: the frame, tensors replaced by descriptors
+ *      pad to 8           zeros
+ *   S  tensor section     each tensor at S + offset, offset % 8 == 0, zero-padded to 8
+ *
+ * A frame without tensors ends right after its header.
+ */
+export const FRAME_MAGIC = [0x44, 0x55] as const;
+export const FRAME_PREFIX_BYTES = 8;
+export const FLAG_TENSORS = 0x01;
+
+/** The field of each frame type that holds tensors; they travel in the raw section, not in msgpack. */
+export const TENSOR_FIELDS: Readonly<Partial<Record<FrameType, 'tensors' | 'grads'>>> = Object.freeze({ weights: 'tensors', result: 'grads' });
+
+// No records (other decoders could not read them), no typed-array extensions
+// (SYSTEM.md: default pack() corrupts them), undefined fields omitted.
+// `skipValues` and int64AsType 'auto' exist in msgpackr 2.1.3 but not in its typings.
+const packr = new Packr({ useRecords: false, moreTypes: false, variableMapSize: true, skipValues: [undefined] } as Options);
+// Maps decode as Map so keys are ours to check (plain-json.ts); int64 that fit in 2^53 become numbers.
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: false, int64AsType: 'auto' } as unknown as Options);
+
+export interface EncodedHeader {
+  /** msgpack bytes of the frame with its tensors replaced by descriptors. */
+  header: Uint8Array;
+  /** Present for frame types that carry tensors. */
+  tensors?: WireTensor[];
+  descriptors?: TensorDescriptor[];
+  /** Bytes of the tensor section, padding included. */
+  sectionBytes: number;
+}
+
+export function encodeHeader(frame: Frame): EncodedHeader {
+  const key = TENSOR_FIELDS[frame.t];
+  if (!key) return { header: copyOut(packr.pack(frame)), sectionBytes: 0 };
+  const tensors = (frame as unknown as Record<string, WireTensor[]>)[key] ?? [];
+  const { descriptors, sectionBytes } = planSection(tensors);
+  const header = copyOut(packr.pack({ ...frame, [key]: descriptors }));
+  return { header, tensors, descriptors, sectionBytes };
+}
+
+// packr.pack returns a view into a buffer it reuses on the next call.
+function copyOut(b: Uint8Array): Uint8Array {
+  return new Uint8Array(b);
+}
+
+/** msgpack bytes of any header object, as encodeFrame would write them (used to size frames). */
+export function packHeader(value: object): Uint8Array {
+  return copyOut(packr.pack(value));
+}
+
+/**
+ * Encodes a frame into one fresh, 8-aligned buffer. Tensors are copied once,
+ * byte for byte (NaN payloads, -0 and denormals survive). Does not validate
+ * the frame beyond tensor sizes (SHAPE_MISMATCH); the receiver does.
+ */
+export function encodeFrame(frame: Frame): Uint8Array {
+  const { header, tensors, sectionBytes, descriptors } = encodeHeader(frame);
+  const headerEnd = FRAME_PREFIX_BYTES + header.length;
+  const sectionStart = tensors ? alignUp(headerEnd) : headerEnd;
+  const out = new Uint8Array(sectionStart + sectionBytes);
+  out[0] = FRAME_MAGIC[0];
+  out[1] = FRAME_MAGIC[1];
+  out[2] = PROTOCOL_VERSION;
+  out[3] = tensors ? FLAG_TENSORS : 0;
+  new DataView(out.buffer).setUint32(4, header.length, true);
+  out.set(header, FRAME_PREFIX_BYTES);
+  if (tensors && descriptors) writeSection(out, sectionStart, tensors, descriptors);
+  return out;
+}
+
+/** One encoded weights broadcast: encode once, `ws.send(bytes)` to every worker. Never mutate `bytes`. */
+export interface EncodedWeights {
+  readonly net: Net;
+  readonly version: number;
+  readonly bytes: Uint8Array;
+}
+
+export function encodeWeightsOnce(net: Net, version: number, tensors: NamedWeights): EncodedWeights {
+  const frame: WeightsFrame = { t: 'weights', net, version, tensors };
+  return Object.freeze({ net, version, bytes: encodeFrame(frame) });
+}
+
+/**
+ * Keeps the latest encoded weights per net, so a broadcast and every late
+ * joiner's catch-up share one buffer per (net, version).
+ */
+export class WeightsBroadcastCache {
+  private readonly latest = new Map<Net, EncodedWeights>();
+
+  get(net: Net, version: number, tensors: () => NamedWeights): EncodedWeights {
+    const hit = this.latest.get(net);
+    if (hit && hit.version === version) return hit;
+    const enc = encodeWeightsOnce(net, version, tensors());
+    this.latest.set(net, enc);
+    return enc;
+  }
+
+  clear(): void {
+    this.latest.clear();
+  }
+}
+
+export interface DecodedFrame {
+  frame: Frame;
+  byteLength: number;
+  headerBytes: number;
+  /** Tensors copied because their bytes were not aligned in the input (0 = all zero-copy views). */
+  copiedTensors: number;
+}
+
+function bad(message: string): DuelError {
+  return new DuelError(ErrorCodes.BAD_FRAME, message);
+}
+
+function unpackHeader(bytes: Uint8Array): unknown {
+  try {
+    return unpackr.unpack(bytes);
+  } catch (e) {
+    // msgpackr throws plain Errors (and RangeError on absurd nesting).
+    throw bad(`header is not valid msgpack: ${e instanceof Error ? e.message.slice(0, 120) : 'unknown'}`);
+  }
+}
+
+function decodeUnchecked(input: Uint8Array | ArrayBuffer, ctx: ValidationContext): DecodedFrame {
+  const limits = resolveLimits(ctx.limits);
+  if (!(input instanceof Uint8Array) && !(input instanceof ArrayBuffer)) throw bad('expected binary data');
+  const bytes = input instanceof Uint8Array ? input : new Uint8Array(input);
+  if (bytes.length > limits.maxFrameBytes) {
+    throw new DuelError(ErrorCodes.FRAME_TOO_LARGE, `frame of ${bytes.length} bytes exceeds ${limits.maxFrameBytes}`);
+  }
+  if (bytes.length < FRAME_PREFIX_BYTES) throw bad(`truncated: ${bytes.length} bytes`);
+  if (bytes[0] !== FRAME_MAGIC[0] || bytes[1] !== FRAME_MAGIC[1]) throw bad('bad magic');
+  if (bytes[2] !== PROTOCOL_VERSION) {
+    throw new DuelError(ErrorCodes.PROTOCOL_VERSION, `expected protocol ${PROTOCOL_VERSION}, got ${bytes[2]}`);
+  }
+  const flags = bytes[3];
+  if ((flags & ~FLAG_TENSORS) !== 0) throw bad(`unknown flags 0x${flags.toString(16)}`);
+  const headerLen = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(4, true);
+  const headerEnd = FRAME_PREFIX_BYTES + headerLen;
+  if (headerEnd > bytes.length) throw bad(`truncated: header of ${headerLen} bytes, ${bytes.length - FRAME_PREFIX_BYTES} present`);
+  if (headerLen > limits.maxHeaderBytes) throw new DuelError(ErrorCodes.FRAME_TOO_LARGE, `header of ${headerLen} bytes exceeds ${limits.maxHeaderBytes}`);
+  if (headerLen === 0) throw bad('empty header');
+
+  const header = toPlainJson(unpackHeader(bytes.subarray(FRAME_PREFIX_BYTES, headerEnd)), limits);
+  if (!isPlainObject(header)) throw bad('header must be a map');
+  const h = header as Record<string, unknown>;
+  const t = h['t'];
+  if (typeof t !== 'string') throw bad('header has no frame type t');
+  if (!isFrameType(t)) throw new DuelError(ErrorCodes.UNKNOWN_FRAME, `unknown frame type ${JSON.stringify(t.slice(0, 32))}`);
+  const field = TENSOR_FIELDS[t];
+  let copiedTensors = 0;
+  if (field !== undefined) {
+    if (!(flags & FLAG_TENSORS)) throw bad('tensor frame without a tensor section');
+    const { descriptors, end } = parseDescriptors(h[field], limits, `${t}.${field}`);
+    const start = alignUp(headerEnd);
+    const expected = start + alignUp(end);
+    if (bytes.length !== expected) throw bad(`frame is ${bytes.length} bytes, its descriptors need ${expected}`);
+    const read = readSection(bytes, start, descriptors);
+    copiedTensors = read.copied;
+    h[field] = read.tensors;
+  } else {
+    if (flags & FLAG_TENSORS) throw bad('tensor section on a frame without tensors');
+    if (bytes.length !== headerEnd) throw bad(`${bytes.length - headerEnd} trailing bytes`);
+  }
+  return { frame: validateFrame(header, ctx), byteLength: bytes.length, headerBytes: headerLen, copiedTensors };
+}
+
+/**
+ * Decodes and validates one frame (envelope, header schema, tensor bounds, and
+ * with `ctx.layout` the tensor layout; finiteness unless `ctx.checkFinite` is
+ * false). Tensors are zero-copy views into `input` when aligned. Throws only
+ * DuelError; a bug of ours surfaces as INTERNAL, never as a crash.
+ */
+export function decodeFrameDetailed(input: Uint8Array | ArrayBuffer, ctx: ValidationContext = {}): DecodedFrame {
+  try {
+    return decodeUnchecked(input, ctx);
+  } catch (e) {
+    if (isDuelError(e)) throw e;
+    throw new DuelError(ErrorCodes.INTERNAL, 'decoder failed', { cause: e instanceof Error ? e.message : String(e) });
+  }
+}
+
+export function decodeFrame(input: Uint8Array | ArrayBuffer, ctx: ValidationContext = {}): Frame {
+  return decodeFrameDetailed(input, ctx).frame;
+}

@@ -1,0 +1,74 @@
+import { DuelError, ErrorCodes } from '@duel/util';
+import type { JsonObject, JsonValue } from './frames';
+
+/**
+ * Keys refused anywhere in a header. msgpackr already renames `__proto__` to
+ * `__proto_` when it builds objects, but maps decode as `Map`s here and
+ * in-memory frames (postMessage) never went through msgpackr, so we refuse the
+ * prototype-pollution keys ourselves instead of trusting one decoder path.
+ */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+export interface JsonBounds {
+  maxJsonDepth: number;
+  maxJsonNodes: number;
+}
+
+function bad(path: string, why: string): DuelError {
+  return new DuelError(ErrorCodes.BAD_FRAME, `${path}: ${why}`);
+}
+
+/** True for `{}`-literals, `Object.create(null)` objects and msgpackr records; false for arrays, Maps, class instances. */
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+function entriesOf(v: Map<unknown, unknown> | Record<string, unknown>, path: string): [string, unknown][] {
+  const out: [string, unknown][] = [];
+  if (v instanceof Map) {
+    for (const [k, val] of v) {
+      if (typeof k !== 'string') throw bad(path, 'map keys must be strings');
+      out.push([k, val]);
+    }
+  } else {
+    for (const k of Object.keys(v)) out.push([k, v[k]]);
+  }
+  return out;
+}
+
+/**
+ * Deep-copies a decoded msgpack value (or an in-memory value) into plain JSON:
+ * `Map`s with string keys and plain objects become fresh `{}` objects, arrays
+ * stay arrays, scalars must be null, booleans, finite numbers or strings.
+ * Anything else (bigint, bin, typed arrays, Date, Set, RegExp, Error, undefined,
+ * functions, cycles via depth) is a BAD_FRAME. Never throws anything else.
+ */
+export function toPlainJson(v: unknown, bounds: JsonBounds, path = 'header'): JsonValue {
+  let nodes = 0;
+  const walk = (x: unknown, depth: number, at: string): JsonValue => {
+    if (++nodes > bounds.maxJsonNodes) throw bad(at, `more than ${bounds.maxJsonNodes} values`);
+    if (x === null || typeof x === 'string' || typeof x === 'boolean') return x;
+    if (typeof x === 'number') {
+      if (!Number.isFinite(x)) throw bad(at, 'numbers must be finite');
+      return x;
+    }
+    if (typeof x !== 'object') throw bad(at, `unsupported value of type ${typeof x}`);
+    if (depth >= bounds.maxJsonDepth) throw bad(at, `nested deeper than ${bounds.maxJsonDepth}`);
+    if (Array.isArray(x)) {
+      const arr: JsonValue[] = new Array(x.length);
+      for (let i = 0; i < x.length; i++) arr[i] = walk(x[i], depth + 1, `${at}[${i}]`);
+      return arr;
+    }
+    if (!(x instanceof Map) && !isPlainObject(x)) throw bad(at, 'unsupported object type');
+    const obj: JsonObject = {};
+    for (const [k, val] of entriesOf(x as Map<unknown, unknown> | Record<string, unknown>, at)) {
+      if (FORBIDDEN_KEYS.has(k)) throw bad(at, `forbidden key ${JSON.stringify(k)}`);
+      if (Object.prototype.hasOwnProperty.call(obj, k)) throw bad(at, `duplicate key ${JSON.stringify(k)}`);
+      obj[k] = walk(val, depth + 1, `${at}.${k.slice(0, 64)}`);
+    }
+    return obj;
+  };
+  return walk(v, 0, path);
+}

@@ -1,0 +1,66 @@
+import { assertStalenessMode } from '@duel/aggregation';
+import { DuelError, ErrorCodes } from '@duel/util';
+import type { ResolvedRoundConfig, RoundConfig, RoundState, StartPosition } from './types';
+
+const bad = (field: string, why: string): never => {
+  throw new DuelError(ErrorCodes.BAD_ARGUMENT, `round config ${field}: ${why}`, { field });
+};
+
+const isInt = (v: unknown, min: number): v is number => typeof v === 'number' && Number.isInteger(v) && v >= min;
+
+function checkStart(start: StartPosition, k: number): void {
+  if (!isInt(start.step, 1)) bad('start.step', `must be an integer ≥ 1, got ${start.step}`);
+  if (start.phase !== 'D' && start.phase !== 'G') bad('start.phase', `must be D or G, got ${String(start.phase)}`);
+  const maxSub = start.phase === 'D' ? k - 1 : 0;
+  if (!isInt(start.sub, 0) || start.sub > maxSub) bad('start.sub', `must be in 0..${maxSub} for phase ${start.phase}, got ${start.sub}`);
+  if (!isInt(start.versions?.g, 0) || !isInt(start.versions?.d, 0)) bad('start.versions', 'g and d must be integers ≥ 0');
+}
+
+/** Fills defaults and validates; a bad value throws DUEL_ERR_BAD_ARGUMENT naming the field. */
+export function resolveRoundConfig(config: RoundConfig): ResolvedRoundConfig {
+  const c = config;
+  if (c.mode !== 'sync' && c.mode !== 'async') bad('mode', `must be sync or async, got ${String(c.mode)}`);
+  for (const f of ['seed', 'checkpointEvery'] as const) if (!isInt(c[f], 0)) bad(f, `must be an integer ≥ 0, got ${c[f]}`);
+  for (const f of ['steps', 'k', 'batchSize', 'pack'] as const) if (!isInt(c[f], 1)) bad(f, `must be an integer ≥ 1, got ${c[f]}`);
+  if (c.batchSize % c.pack !== 0) bad('batchSize', `must be a multiple of pack=${c.pack}`);
+  if (c.shards !== 'auto' && !(isInt(c.shards, 1) && c.shards <= c.batchSize / c.pack)) {
+    bad('shards', `must be 'auto' or an integer in 1..${c.batchSize / c.pack} (batchSize/pack), got ${String(c.shards)}`);
+  }
+  if (!isInt(c.staleness, 0)) bad('staleness', `must be an integer ≥ 0, got ${c.staleness}`);
+  if (!(typeof c.taskTimeoutMs === 'number' && c.taskTimeoutMs > 0)) bad('taskTimeoutMs', `must be > 0, got ${c.taskTimeoutMs}`);
+  if (!(typeof c.quorum === 'number' && c.quorum > 0 && c.quorum <= 1)) bad('quorum', `must be in (0, 1], got ${c.quorum}`);
+  const s = c.strategy as unknown as Record<string, unknown> | undefined;
+  const hasAggregate = (x: unknown) => typeof (x as { aggregate?: unknown } | undefined)?.aggregate === 'function';
+  if (!(hasAggregate(s) || (hasAggregate(s?.node) && hasAggregate(s?.volunteer)))) {
+    bad('strategy', 'must be an AggregationStrategy or { node, volunteer } of them');
+  }
+  const start: StartPosition = c.start ? { ...c.start, versions: { ...c.start.versions } } : { phase: 'D', step: 1, sub: 0, versions: { g: 0, d: 0 } };
+  checkStart(start, c.k);
+  const minWorkers = c.minWorkers ?? 1;
+  if (!isInt(minWorkers, 1)) bad('minWorkers', `must be an integer ≥ 1, got ${minWorkers}`);
+  const waitRetryMs = c.waitRetryMs ?? 1000;
+  if (!(typeof waitRetryMs === 'number' && waitRetryMs >= 0)) bad('waitRetryMs', `must be ≥ 0, got ${waitRetryMs}`);
+  return { ...c, stalenessMode: assertStalenessMode(c.stalenessMode ?? 'inverse'), start, minWorkers, waitRetryMs };
+}
+
+/** A fresh machine at the config's start position; no worker present, nothing issued. */
+export function createRoundState(config: RoundConfig): RoundState {
+  const cfg = resolveRoundConfig(config);
+  const { phase, step, sub, versions } = cfg.start;
+  return {
+    config: cfg,
+    now: 0,
+    versions: { ...versions },
+    position: { phase, step, sub },
+    // A start at step s, D sub 0 follows s − 1 completed steps.
+    lastGStep: step - 1,
+    started: false,
+    paused: false,
+    shutdown: false,
+    complete: false,
+    workers: new Map(),
+    round: null,
+    async: { cursor: { phase, step, sub }, outstanding: new Map() },
+    resolved: new Map(),
+  };
+}

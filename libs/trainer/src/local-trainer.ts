@@ -1,0 +1,125 @@
+import { createShardSampler, type Dataset, type ShardSampler } from '@duel/datasets';
+import { GanModel, type GradientResult, type Net } from '@duel/gan';
+import { weightedMean } from '@duel/aggregation';
+import type { NamedWeights } from '@duel/util';
+import { ganSpecFor, type RunConfig } from './run-config';
+import { executeTask, planTasks } from './task';
+import { applyGradients, initTrainingState, samplingWeights, type TrainingState } from './training-state';
+
+export interface StepMetrics {
+  step: number;
+  dLoss: number;
+  gLoss: number;
+  /** Mean D(x) over the step's last D-update. */
+  dReal: number;
+  /** Mean D(G(z)) seen by the G-update. */
+  dFake: number;
+  /** Samples processed in this step (real + fake over all updates). */
+  samples: number;
+}
+
+export interface LocalTrainerOptions {
+  /**
+   * Simulated shards: each update's batch is split into this many slices whose
+   * gradients are averaged by sample count, exactly as the coordinator does
+   * with that many workers. 1 (default) is plain single-process training.
+   */
+  numShards?: number;
+}
+
+/**
+ * The single-process reference trainer: the same step functions, the same
+ * task plan and the same server-side Adam as the distributed run, with the
+ * network hop removed.
+ */
+export class LocalTrainer {
+  readonly model: GanModel;
+  readonly state: TrainingState;
+  private readonly samplers: ShardSampler[];
+  private readonly numShards: number;
+
+  constructor(
+    readonly cfg: RunConfig,
+    readonly dataset: Dataset,
+    opts: LocalTrainerOptions = {},
+  ) {
+    this.model = new GanModel(ganSpecFor(cfg));
+    this.state = initTrainingState(cfg, this.model.layout);
+    this.numShards = opts.numShards ?? 1;
+    this.samplers = Array.from({ length: this.numShards }, (_, shard) =>
+      createShardSampler(dataset, { seed: cfg.seed, shard, numShards: this.numShards }),
+    );
+  }
+
+  get done(): boolean {
+    return this.state.step >= this.cfg.steps;
+  }
+
+  /** One training step: k D-updates, then one G-update. */
+  async step(): Promise<StepMetrics> {
+    const step = this.state.step + 1;
+    const { k } = this.cfg;
+    let samples = 0;
+    let d: UpdateResult = { loss: NaN, dReal: NaN, dFake: NaN, samples: 0 };
+    for (let sub = 0; sub < k; sub++) {
+      d = await this.update('D', step, sub);
+      samples += d.samples;
+    }
+    const g = await this.update('G', step, 0);
+    samples += g.samples;
+    return { step, dLoss: d.loss, gLoss: g.loss, dReal: d.dReal, dFake: g.dFake, samples };
+  }
+
+  private async update(net: Net, step: number, sub: number): Promise<UpdateResult> {
+    const { weights } = this.state;
+    this.model.setWeights('G', weights.G);
+    this.model.setWeights('D', weights.D);
+    const results: GradientResult[] = [];
+    for (const task of planTasks(this.cfg, net, step, sub, this.numShards)) {
+      results.push(await executeTask(this.model, this.cfg, task, this.samplers[task.shard]));
+    }
+    const grads = weightedMean(
+      results.map((r) => r.grads),
+      results.map((r) => r.stats.samples),
+    );
+    applyGradients(this.state, this.cfg, net, grads, step);
+    return summarise(results);
+  }
+
+  /** n samples from the sampling G (the EMA when enabled), flat [n, ...dataShape]. */
+  async sample(n: number, seed: number): Promise<Float32Array> {
+    return sampleFrom(this.model, samplingWeights(this.state), n, seed);
+  }
+
+  dispose(): void {
+    this.model.dispose();
+  }
+}
+
+interface UpdateResult {
+  loss: number;
+  dReal: number;
+  dFake: number;
+  samples: number;
+}
+
+/** Sample-weighted means of the per-shard stats. */
+export function summarise(results: readonly GradientResult[]): UpdateResult {
+  let n = 0;
+  let loss = 0;
+  let dReal = 0;
+  let dFake = 0;
+  for (const { stats } of results) {
+    n += stats.samples;
+    loss += stats.loss * stats.samples;
+    dReal += stats.dReal * stats.samples;
+    dFake += stats.dFake * stats.samples;
+  }
+  return { loss: loss / n, dReal: dReal / n, dFake: dFake / n, samples: n };
+}
+
+/** Samples from the given G weights on a model (its G tensors are replaced). */
+export async function sampleFrom(model: GanModel, g: NamedWeights, n: number, seed: number): Promise<Float32Array> {
+  model.setWeights('G', g);
+  return model.sample(n, seed);
+}

@@ -1,0 +1,125 @@
+import { DuelError, ErrorCodes } from '@duel/util';
+import { ganLosses, modelNames, resolveModel, type GanLoss, type GanSpec } from '@duel/gan';
+
+/**
+ * Everything that defines a training run. The coordinator sends it in `welcome`,
+ * so workers build the same model; `duel local` uses the same object, which is
+ * what makes the local trainer the reference for the distributed one.
+ */
+export interface RunConfig {
+  dataset: string;
+  model: string;
+  seed: number;
+  /** Training steps; one step = k D-updates followed by one G-update. */
+  steps: number;
+  /** D-updates per G-update (Goodfellow et al. 2014, Alg. 1). */
+  k: number;
+  /** Global batch per update (split over shards/workers). */
+  batchSize: number;
+  loss: GanLoss;
+  lrD: number;
+  lrG: number;
+  beta1: number;
+  beta2: number;
+  /** Linear decay of both learning rates to `lrFloor`× over the run ('none' keeps them constant). */
+  lrDecay: 'none' | 'linear';
+  lrFloor: number;
+  /**
+   * EMA of G's weights used for sampling and evaluation (Yazıcı et al. 2019,
+   * "The Unusual Effectiveness of Averaging in GAN Training"); 0 disables it.
+   */
+  gEma: number;
+  /** PacGAN packing degree for D (Lin et al. 2018). */
+  pack: number;
+  /** Minibatch-std feature in D (Karras et al. 2018). */
+  minibatchStd: boolean;
+  /** Hidden width for mlp2d. */
+  hidden?: number;
+}
+
+type Defaults = Omit<RunConfig, 'dataset' | 'seed' | 'steps'> & { steps: number };
+
+const TWO_D: Defaults = {
+  model: 'mlp2d',
+  steps: 4000,
+  k: 1,
+  batchSize: 256,
+  loss: 'nonsaturating',
+  lrD: 1e-3,
+  lrG: 1e-3,
+  beta1: 0.5,
+  beta2: 0.999,
+  lrDecay: 'linear',
+  lrFloor: 0.1,
+  gEma: 0.995,
+  pack: 2,
+  minibatchStd: false,
+  hidden: 128,
+};
+
+const IMAGES: Defaults = {
+  model: 'mlp',
+  steps: 2000,
+  k: 1,
+  batchSize: 64,
+  loss: 'nonsaturating',
+  lrD: 2e-4,
+  lrG: 2e-4,
+  beta1: 0.5,
+  beta2: 0.999,
+  lrDecay: 'none',
+  lrFloor: 1,
+  gEma: 0,
+  pack: 1,
+  minibatchStd: false,
+};
+
+/** Defaults for a dataset: what the README's quality runs use. */
+export function defaultsFor(dataset: string): Defaults {
+  return dataset === 'ring8' || dataset === 'grid25' ? { ...TWO_D } : { ...IMAGES };
+}
+
+/** Fills defaults and validates; a bad value throws DUEL_ERR_BAD_ARGUMENT naming the field. */
+export function resolveRunConfig(partial: Partial<RunConfig> & { dataset: string }): RunConfig {
+  const defined = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined));
+  const cfg: RunConfig = { ...defaultsFor(partial.dataset), seed: 1, ...defined } as RunConfig;
+  const bad = (field: string, why: string): never => {
+    throw new DuelError(ErrorCodes.BAD_ARGUMENT, `${field}: ${why}`, { field });
+  };
+  const int = (field: keyof RunConfig, min: number) => {
+    const v = cfg[field];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) bad(field, `must be an integer ≥ ${min}, got ${String(v)}`);
+  };
+  const inRange = (field: keyof RunConfig, lo: number, hi: number, openHi = true) => {
+    const v = cfg[field];
+    if (typeof v !== 'number' || !(v >= lo && (openHi ? v < hi : v <= hi))) bad(field, `must be in [${lo}, ${hi}${openHi ? ')' : ']'}, got ${String(v)}`);
+  };
+  int('seed', 0);
+  int('steps', 1);
+  int('k', 1);
+  int('batchSize', 1);
+  int('pack', 1);
+  if (!modelNames.includes(cfg.model as (typeof modelNames)[number])) bad('model', `unknown model "${cfg.model}"; available: ${modelNames.join(', ')}`);
+  if (!ganLosses.includes(cfg.loss)) bad('loss', `unknown loss "${cfg.loss}"; available: ${ganLosses.join(', ')}`);
+  if (cfg.lrDecay !== 'none' && cfg.lrDecay !== 'linear') bad('lrDecay', 'must be none or linear');
+  inRange('lrD', 0, 1, false);
+  inRange('lrG', 0, 1, false);
+  inRange('beta1', 0, 1);
+  inRange('beta2', 0, 1);
+  inRange('gEma', 0, 1);
+  inRange('lrFloor', 0, 1, false);
+  if (cfg.batchSize % cfg.pack !== 0) bad('batchSize', `must be a multiple of pack=${cfg.pack}`);
+  return cfg;
+}
+
+/** The GAN spec a run config describes. */
+export function ganSpecFor(cfg: RunConfig): GanSpec {
+  return resolveModel(cfg.model, { pack: cfg.pack, minibatchStd: cfg.minibatchStd, hidden: cfg.hidden });
+}
+
+/** Learning-rate multiplier at 1-based `step`. */
+export function lrScale(cfg: RunConfig, step: number): number {
+  if (cfg.lrDecay === 'none') return 1;
+  const t = Math.min(1, Math.max(0, (step - 1) / cfg.steps));
+  return 1 - (1 - cfg.lrFloor) * t;
+}

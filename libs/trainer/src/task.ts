@@ -1,0 +1,72 @@
+import { deriveSeed, DuelError, ErrorCodes } from '@duel/util';
+import { discriminatorGradients, generatorGradients, type GanModel, type GradientResult, type Net } from '@duel/gan';
+import type { ShardSampler } from '@duel/datasets';
+import type { RunConfig } from './run-config';
+
+/**
+ * One unit of work: a gradient of one network at one point of the schedule, on
+ * one shard's slice of the global batch. Everything a worker draws (the real
+ * batch and z) is a pure function of the task, so a task re-sent after a
+ * reconnect, or sent to two volunteers for validation, yields the same gradient.
+ */
+export interface TaskSpec {
+  phase: Net;
+  /** 1-based training step (one step = k D-updates + one G-update). */
+  step: number;
+  /** D-update index within the step, 0..k-1; 0 for G. */
+  sub: number;
+  shard: number;
+  numShards: number;
+  /** This shard's part of the global batch (a multiple of pack). */
+  batch: number;
+}
+
+const Z_TAG = 0x7a5eed; // stream tag for latent draws
+
+/** Seed of z for a task. */
+export function taskSeed(runSeed: number, t: Pick<TaskSpec, 'phase' | 'step' | 'sub' | 'shard'>): number {
+  return deriveSeed(Z_TAG, runSeed, t.phase === 'D' ? 0 : 1, t.step, t.sub, t.shard);
+}
+
+/** Global index of a D-update: the real-data cursor of every shard's sampler. */
+export function dCursor(k: number, step: number, sub: number): number {
+  return (step - 1) * k + sub;
+}
+
+/**
+ * Splits the global batch over `numShards` in whole packs, as evenly as
+ * possible: 256 over 3 shards with pack 2 → [86, 86, 84].
+ */
+export function splitBatch(batchSize: number, numShards: number, pack: number): number[] {
+  const units = batchSize / pack;
+  if (!Number.isInteger(units) || units < numShards) {
+    throw new DuelError(ErrorCodes.BAD_ARGUMENT, `batch ${batchSize} cannot be split into ${numShards} shards of whole packs of ${pack}`);
+  }
+  const base = Math.floor(units / numShards);
+  const extra = units % numShards;
+  return Array.from({ length: numShards }, (_, i) => (base + (i < extra ? 1 : 0)) * pack);
+}
+
+/** The tasks of one update (one D-sub-step or the G-step) over `numShards` shards. */
+export function planTasks(cfg: RunConfig, phase: Net, step: number, sub: number, numShards: number): TaskSpec[] {
+  return splitBatch(cfg.batchSize, numShards, cfg.pack).map((batch, shard) => ({ phase, step, sub, shard, numShards, batch }));
+}
+
+/**
+ * Computes a task's gradient on the model's current weights.
+ * @param cfg only seed, k and loss are read
+ * @param sampler this task's shard sampler (D tasks only; ignored for G)
+ * @param seed the task's z seed; a worker passes the one its task frame carries
+ */
+export async function executeTask(
+  model: GanModel,
+  cfg: Pick<RunConfig, 'seed' | 'k' | 'loss'>,
+  task: TaskSpec,
+  sampler: ShardSampler | null,
+  seed: number = taskSeed(cfg.seed, task),
+): Promise<GradientResult> {
+  if (task.phase === 'G') return generatorGradients(model, task.batch, seed, { loss: cfg.loss });
+  if (!sampler) throw new DuelError(ErrorCodes.BAD_ARGUMENT, 'a D task needs a data sampler');
+  const real = sampler.batch(dCursor(cfg.k, task.step, task.sub), task.batch);
+  return discriminatorGradients(model, real, seed, { loss: cfg.loss });
+}

@@ -1,0 +1,12 @@
+export type { Transport } from './transport';
+export { createCounters, type WorkerCounters } from './counters';
+export { Backoff, type BackoffOptions } from './backoff';
+export { TaskRunner, type DatasetProvider, type TaskOutput } from './task-runner';
+export {
+  MAX_PENDING_TASKS,
+  WorkerSession,
+  type FatalInfo,
+  type LogLevel,
+  type WorkerSessionEvents,
+  type WorkerSessionOptions,
+} from './worker-session';

@@ -1,0 +1,137 @@
+import { createShardSampler, sampleSize, type Dataset, type ShardSampler } from '@duel/datasets';
+import { dataSize, GanModel, ganLosses, type GanLoss, type GanSpec } from '@duel/gan';
+import type { Net, RunInfo, TaskFrame, Versions } from '@duel/protocol';
+import { executeTask, type TaskSpec } from '@duel/trainer';
+import { DuelError, ErrorCodes, type NamedWeights } from '@duel/util';
+
+/** Loads a dataset by registry name; in Node `resolveDataset(name, nodeDatasetLoader())`. */
+export type DatasetProvider = (name: string) => Promise<Dataset>;
+
+export interface TaskOutput {
+  /** Gradients of the task's net, in its canonical order. */
+  grads: NamedWeights;
+  loss: number;
+  /** Mean D(x) on real packs; NaN for G tasks. */
+  dReal: number;
+  dFake: number;
+  samples: number;
+}
+
+/**
+ * The worker's compute state for one run: the GanModel built from the run's
+ * spec, the dataset, one shard sampler per (shard, numShards), and the weights
+ * versions the model holds. It survives reconnects when the run is the same,
+ * so a worker that lost its socket does not reload MNIST or rebuild the model.
+ */
+export class TaskRunner {
+  private model: GanModel | null = null;
+  private run: RunInfo | null = null;
+  private runKey = '';
+  private dataset: Dataset | null = null;
+  private readonly samplers = new Map<string, ShardSampler>();
+  private held: Record<Net, number | null> = { G: null, D: null };
+
+  constructor(private readonly loadDataset: DatasetProvider) {}
+
+  /**
+   * Makes the runner ready for `run`. Returns true when the previous run's model
+   * was kept (same run id, seed, dataset and spec), false when it was rebuilt.
+   * @throws DuelError BAD_SPEC (spec or loss invalid, or data shape ≠ dataset shape),
+   *   UNKNOWN_DATASET, DATASET_MISSING, DATASET_CORRUPT
+   */
+  async prepare(run: RunInfo): Promise<boolean> {
+    const key = JSON.stringify([run.id, run.seed, run.dataset, run.model]);
+    if (this.model && key === this.runKey) {
+      this.run = run;
+      return true;
+    }
+    this.reset();
+    if (!(ganLosses as readonly string[]).includes(run.loss)) {
+      throw new DuelError(ErrorCodes.BAD_SPEC, `unknown loss "${run.loss}"; this worker knows ${ganLosses.join(', ')}`);
+    }
+    // GanModel's constructor validates the spec end to end (BAD_SPEC).
+    const model = new GanModel(run.model as unknown as GanSpec);
+    const dataset = this.dataset?.name === run.dataset ? this.dataset : await this.loadDataset(run.dataset);
+    if (sampleSize(dataset) !== dataSize(model.spec)) {
+      model.dispose();
+      throw new DuelError(ErrorCodes.BAD_SPEC, `model ${model.spec.name} makes samples of shape [${model.spec.dataShape}], dataset ${dataset.name} has [${dataset.shape}]`);
+    }
+    this.model = model;
+    this.dataset = dataset;
+    this.run = run;
+    this.runKey = key;
+    return false;
+  }
+
+  get ready(): boolean {
+    return this.model !== null;
+  }
+
+  /** Weights versions the model holds (null: never received on this run). */
+  get versions(): Readonly<Record<Net, number | null>> {
+    return this.held;
+  }
+
+  /** Uploads one net's weights. @throws DuelError SHAPE_MISMATCH when they do not fit the run's layout. */
+  setWeights(net: Net, version: number, tensors: NamedWeights): void {
+    this.requireModel().setWeights(net, tensors);
+    this.held = { ...this.held, [net]: version };
+  }
+
+  /**
+   * Why this task cannot be computed on the weights held now, or null when it can.
+   * Both nets matter: a D gradient needs G(z), a G gradient needs D(G(z)).
+   */
+  mismatch(want: Versions): string | null {
+    const { G, D } = this.held;
+    if (G === want.g && D === want.d) return null;
+    const fmt = (v: number | null) => (v === null ? 'none' : String(v));
+    return `task wants G@${want.g} D@${want.d}, worker holds G@${fmt(G)} D@${fmt(D)}`;
+  }
+
+  /**
+   * Computes a task's gradient with the trainer's executeTask, so a worker and
+   * `duel local` produce the same numbers for the same task: the real batch is
+   * the shard sampler's batch at cursor (step, sub), z is drawn from the task's seed.
+   */
+  async compute(task: TaskFrame): Promise<TaskOutput> {
+    const model = this.requireModel();
+    const run = this.run!;
+    const spec: TaskSpec = {
+      phase: task.phase,
+      step: task.step,
+      sub: task.sub,
+      shard: task.shard.index,
+      numShards: task.shard.count,
+      batch: task.batchSize,
+    };
+    const sampler = task.phase === 'D' ? this.sampler(task.shard.index, task.shard.count) : null;
+    const { grads, stats } = await executeTask(model, { seed: run.seed, k: run.k, loss: run.loss as GanLoss }, spec, sampler, task.seed);
+    return { grads, loss: stats.loss, dReal: stats.dReal, dFake: stats.dFake, samples: stats.samples };
+  }
+
+  /** Frees the model's tensors and forgets the run (the dataset stays cached by name). */
+  reset(): void {
+    this.model?.dispose();
+    this.model = null;
+    this.run = null;
+    this.runKey = '';
+    this.samplers.clear();
+    this.held = { G: null, D: null };
+  }
+
+  private sampler(shard: number, numShards: number): ShardSampler {
+    const key = `${shard}/${numShards}`;
+    let s = this.samplers.get(key);
+    if (!s) {
+      s = createShardSampler(this.dataset!, { seed: this.run!.seed, shard, numShards });
+      this.samplers.set(key, s);
+    }
+    return s;
+  }
+
+  private requireModel(): GanModel {
+    if (!this.model) throw new DuelError(ErrorCodes.BAD_FRAME, 'no run yet: weights or task before welcome was handled');
+    return this.model;
+  }
+}

@@ -1,0 +1,11 @@
+/**
+ * The one side effect a worker session has: a byte pipe to the coordinator.
+ * Node wraps a `ws` socket in it; the browser volunteer wraps a WebSocket, or
+ * postMessage to the page that owns the socket. Binary frames only.
+ */
+export interface Transport {
+  /** Sends one encoded frame. Must not throw once the peer is gone (drop silently). */
+  send(bytes: Uint8Array): void;
+  /** Closes the connection (RFC 6455 close code, reason ≤ 123 bytes). */
+  close(code: number, reason: string): void;
+}

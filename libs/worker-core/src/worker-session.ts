@@ -1,0 +1,376 @@
+import {
+  admitFrame,
+  closeCodeFor,
+  closeReason,
+  CloseCodes,
+  decodeFrame,
+  encodeFrame,
+  errorFrameFor,
+  makeFrame,
+  PROTOCOL_VERSION,
+  toDuelError,
+  type AckFrame,
+  type Capabilities,
+  type CoordinatorFrame,
+  type ErrorFrame,
+  type Frame,
+  type FramePayload,
+  type SessionPhase,
+  type TaskFrame,
+  type WaitFrame,
+  type WelcomeFrame,
+  type WorkerFrameType,
+  type WorkerKind,
+} from '@duel/protocol';
+import { allFinite, DuelError, ErrorCodes, type ErrorCode } from '@duel/util';
+import { createCounters, type WorkerCounters } from './counters';
+import { TaskRunner, type DatasetProvider } from './task-runner';
+import type { Transport } from './transport';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface FatalInfo {
+  /** Reconnecting cannot help (bad token, other protocol, this worker lacks the dataset or cannot build the model). */
+  permanent: boolean;
+  /** True when the coordinator sent the error, false when this worker detected it. */
+  remote: boolean;
+  retryAfterMs?: number;
+}
+
+export interface WorkerSessionEvents {
+  /** A welcome was handled; `reused` when the model of the previous connection was kept. */
+  welcome(frame: WelcomeFrame, reused: boolean): void;
+  counters(counters: Readonly<WorkerCounters>): void;
+  /** The coordinator has no work; with `reconnect` it closes and the worker returns after retryAfterMs. */
+  wait(frame: WaitFrame): void;
+  /** The connection was ended by an error (this session already closed it). */
+  fatal(err: DuelError, info: FatalInfo): void;
+  log(level: LogLevel, event: string, fields: Record<string, unknown>): void;
+}
+
+export interface WorkerSessionOptions {
+  kind: WorkerKind;
+  capabilities: Capabilities;
+  token?: string;
+  loadDataset: DatasetProvider;
+  /** Awaited before each task starts, e.g. a volunteer throttling to a duty cycle. */
+  beforeTask?: (task: TaskFrame) => Promise<void>;
+  /** Monotonic ms, for computeMs and silence (default performance.now). */
+  now?: () => number;
+  /** Wall-clock ms for pong.ts (default Date.now). */
+  clock?: () => number;
+  /** Heartbeat assumed until a welcome names one (ms). */
+  defaultHeartbeatMs?: number;
+  events?: Partial<WorkerSessionEvents>;
+}
+
+/** Errors after which reconnecting is futile: the same hello or the same run fails the same way. */
+const PERMANENT: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  ErrorCodes.UNAUTHORIZED,
+  ErrorCodes.PROTOCOL_VERSION,
+  ErrorCodes.BAD_SPEC,
+  ErrorCodes.UNKNOWN_MODEL,
+  ErrorCodes.UNKNOWN_DATASET,
+  ErrorCodes.DATASET_MISSING,
+  ErrorCodes.DATASET_CORRUPT,
+]);
+
+/** Tasks a worker holds at once: one computing and one queued, so the next starts without a round trip. */
+export const MAX_PENDING_TASKS = 2;
+
+/**
+ * The worker side of the duel protocol, with no I/O of its own: the runtime
+ * (Node `ws`, or the browser volunteer's Web Worker) calls `onOpen(transport)`,
+ * `onMessage(bytes)` and `onClose()`, and this class answers through the
+ * transport. One session lives across reconnects: it keeps the workerId (sent
+ * as `hello.resume`), the counters and, for the same run, the model.
+ *
+ * Frames that touch the model (welcome, weights, task) run one at a time in
+ * arrival order, so a task always sees exactly the weights that came before it.
+ * ping, ack, wait, error and bye are answered at once, even mid-task.
+ *
+ * A task whose versions differ from the weights held is not computed: the
+ * worker answers a non-fatal `error` STALE_VERSION whose message starts with
+ * `task <taskId>:` and the coordinator's deadline reassigns it. A third task
+ * while two are pending gets RATE_LIMITED (non-fatal) the same way, and
+ * NaN/Inf gradients NON_FINITE instead of a result.
+ */
+export class WorkerSession {
+  readonly counters: WorkerCounters = createCounters();
+  private readonly runner: TaskRunner;
+  private readonly now: () => number;
+  private readonly clock: () => number;
+  private transport: Transport | null = null;
+  private conn = 0;
+  private phase: SessionPhase = 'closed';
+  private chain: Promise<void> = Promise.resolve();
+  private pendingTasks = 0;
+  private draining = false;
+  private id: string | null = null;
+  private heartbeat: number | null = null;
+  private lastFrame = 0;
+  private isPaused = false;
+
+  constructor(private readonly opts: WorkerSessionOptions) {
+    this.runner = new TaskRunner(opts.loadDataset);
+    this.now = opts.now ?? (() => performance.now());
+    this.clock = opts.clock ?? (() => Date.now());
+  }
+
+  /** The id the coordinator gave this worker; kept across reconnects. */
+  get workerId(): string | null {
+    return this.id;
+  }
+
+  /** True while the last wait frame stands (no task since). */
+  get paused(): boolean {
+    return this.isPaused;
+  }
+
+  get connected(): boolean {
+    return this.transport !== null;
+  }
+
+  /** ms after which a silent connection counts as dead: three heartbeat intervals (PROTOCOL.md). */
+  get deadAfterMs(): number {
+    return 3 * (this.heartbeat ?? this.opts.defaultHeartbeatMs ?? 5_000);
+  }
+
+  /** ms since the last frame arrived on this connection. */
+  silentMs(): number {
+    return this.now() - this.lastFrame;
+  }
+
+  /** A connection opened: sends hello (with resume after the first welcome). */
+  onOpen(transport: Transport): void {
+    this.detach();
+    this.transport = transport;
+    this.conn++;
+    this.phase = 'handshake';
+    this.lastFrame = this.now();
+    this.counters.connections++;
+    const hello: FramePayload<'hello'> = { protocol: PROTOCOL_VERSION, kind: this.opts.kind, capabilities: this.opts.capabilities };
+    if (this.opts.token !== undefined) hello.token = this.opts.token;
+    if (this.id !== null) hello.resume = { workerId: this.id };
+    this.send('hello', hello);
+    this.log('info', 'hello', { resume: this.id });
+  }
+
+  /** The connection closed (either side). Tasks not yet sent are dropped. Idempotent. */
+  onClose(): void {
+    this.detach();
+  }
+
+  /** One inbound binary message. Never throws: protocol errors are answered on the wire. */
+  onMessage(bytes: Uint8Array | ArrayBuffer): void {
+    if (!this.transport) return;
+    const conn = this.conn;
+    this.lastFrame = this.now();
+    let frame: CoordinatorFrame;
+    try {
+      frame = decodeFrame(bytes, { from: 'coordinator' }) as CoordinatorFrame;
+      this.phase = admitFrame(this.phase, frame.t, 'coordinator');
+    } catch (e) {
+      this.fail(e);
+      return;
+    }
+    switch (frame.t) {
+      case 'ping':
+        this.send('pong', { ts: this.clock(), echo: frame.ts });
+        return;
+      case 'pong':
+        return;
+      case 'ack':
+        return this.onAck(frame);
+      case 'error':
+        return this.onRemoteError(frame);
+      case 'wait':
+        this.isPaused = true;
+        this.log('info', 'wait', { reason: frame.reason, retryAfterMs: frame.retryAfterMs, reconnect: frame.reconnect });
+        this.opts.events?.wait?.(frame);
+        return;
+      case 'bye':
+        this.log('info', 'coordinator-bye', { reason: frame.reason });
+        this.closeTransport(CloseCodes.NORMAL, 'bye');
+        return;
+      case 'welcome':
+        return this.enqueue(conn, () => this.onWelcome(frame));
+      case 'weights':
+        return this.enqueue(conn, async () => {
+          this.runner.setWeights(frame.net, frame.version, frame.tensors);
+          this.log('debug', 'weights', { net: frame.net, version: frame.version });
+        });
+      case 'task':
+        return this.onTask(conn, frame);
+    }
+  }
+
+  /** Starts no more tasks; resolves when the in-flight one (if any) has sent its result. */
+  drain(): Promise<void> {
+    this.draining = true;
+    return this.idle();
+  }
+
+  /** Resolves when every frame received so far has been handled. */
+  async idle(): Promise<void> {
+    let seen: Promise<void>;
+    do {
+      seen = this.chain;
+      await seen;
+    } while (seen !== this.chain);
+  }
+
+  /** Says goodbye and closes with 1000. Call `drain()` first to finish the in-flight task. */
+  bye(reason: string): void {
+    if (!this.transport) return;
+    this.send('bye', { reason });
+    this.log('info', 'bye', { reason });
+    this.closeTransport(CloseCodes.NORMAL, reason);
+  }
+
+  /** Frees the model's tensors (the session is unusable afterwards). */
+  dispose(): void {
+    this.detach();
+    this.runner.reset();
+  }
+
+  private async onWelcome(frame: WelcomeFrame): Promise<void> {
+    this.id = frame.workerId;
+    this.heartbeat = frame.heartbeatMs;
+    const reused = await this.runner.prepare(frame.run);
+    this.log('info', 'welcome', { run: frame.run.id, dataset: frame.run.dataset, model: String(frame.run.model['name'] ?? '?'), reused });
+    this.opts.events?.welcome?.(frame, reused);
+  }
+
+  private onTask(conn: number, task: TaskFrame): void {
+    this.isPaused = false;
+    if (this.draining) return this.drop(task, 'stopping');
+    if (this.pendingTasks >= MAX_PENDING_TASKS) {
+      return this.abstain(task, ErrorCodes.RATE_LIMITED, `queue full (${MAX_PENDING_TASKS} tasks pending)`);
+    }
+    this.pendingTasks++;
+    this.enqueue(conn, () => this.runTask(conn, task), task);
+  }
+
+  private async runTask(conn: number, task: TaskFrame): Promise<void> {
+    await this.opts.beforeTask?.(task);
+    if (!this.live(conn) || this.draining) return this.drop(task, this.draining ? 'stopping' : 'disconnected');
+    const why = this.runner.mismatch(task.versions);
+    if (why) return this.abstain(task, ErrorCodes.STALE_VERSION, why);
+    const t0 = this.now();
+    const out = await this.runner.compute(task);
+    const computeMs = Math.max(0, this.now() - t0);
+    if (!allFinite(out.grads) || !Number.isFinite(out.loss) || !Number.isFinite(out.dFake)) {
+      return this.abstain(task, ErrorCodes.NON_FINITE, `NaN or Infinity in the ${task.phase} gradient or loss`);
+    }
+    if (!this.live(conn)) return this.drop(task, 'disconnected');
+    this.send('result', {
+      taskId: task.taskId,
+      workerId: this.id ?? '',
+      phase: task.phase,
+      versions: task.versions,
+      grads: out.grads,
+      // dReal is NaN in a G step (no real batch); the wire wants finite numbers.
+      stats: { loss: out.loss, dReal: Number.isFinite(out.dReal) ? out.dReal : 0, dFake: out.dFake, samples: out.samples, computeMs },
+    });
+    const c = this.counters;
+    c.tasksDone++;
+    c.samples += out.samples;
+    c.computeMs += computeMs;
+    this.log('debug', 'result', { taskId: task.taskId, phase: task.phase, computeMs: Math.round(computeMs), loss: out.loss });
+    this.emitCounters();
+  }
+
+  private onAck(frame: AckFrame): void {
+    const c = this.counters;
+    if (frame.status === 'applied') c.accepted++;
+    else if (frame.status === 'duplicate') c.duplicates++;
+    else c.rejected++;
+    if (frame.status !== 'applied') this.log('info', 'ack', { taskId: frame.taskId, status: frame.status, code: frame.code });
+    this.emitCounters();
+  }
+
+  private onRemoteError(frame: ErrorFrame): void {
+    this.log(frame.fatal ? 'error' : 'warn', 'coordinator-error', { code: frame.code, message: frame.message, fatal: frame.fatal ?? false });
+    if (!frame.fatal) return;
+    this.closeTransport(CloseCodes.NORMAL, 'fatal error from coordinator');
+    const info: FatalInfo = { permanent: PERMANENT.has(frame.code), remote: true };
+    if (frame.retryAfterMs !== undefined) info.retryAfterMs = frame.retryAfterMs;
+    this.opts.events?.fatal?.(new DuelError(frame.code, frame.message), info);
+  }
+
+  /** Answers an error this worker detected; closes when the policy table says so. */
+  private fail(e: unknown, taskId?: string): void {
+    const err = toDuelError(e);
+    const frame = errorFrameFor(err);
+    if (taskId !== undefined) frame.message = `task ${taskId}: ${frame.message}`.slice(0, 1024);
+    this.log('error', 'error', { code: err.code, message: err.message, taskId, fatal: frame.fatal });
+    this.sendFrame(frame);
+    if (!frame.fatal) return;
+    this.closeTransport(closeCodeFor(err.code) ?? CloseCodes.INTERNAL, closeReason(err));
+    this.opts.events?.fatal?.(err, { permanent: PERMANENT.has(err.code), remote: false });
+  }
+
+  private abstain(task: TaskFrame, code: ErrorCode, why: string): void {
+    this.counters.abstained++;
+    this.log('warn', 'abstain', { taskId: task.taskId, code, why });
+    this.sendFrame({ t: 'error', code, message: `task ${task.taskId}: ${why}`, fatal: false });
+    this.emitCounters();
+  }
+
+  private drop(task: TaskFrame, why: string): void {
+    this.counters.dropped++;
+    this.log('info', 'drop', { taskId: task.taskId, why });
+    this.emitCounters();
+  }
+
+  /**
+   * Runs `work` after everything queued before it, if its connection is still
+   * the live one. For a task: a dead connection drops it, an error names it,
+   * and either way it stops counting as pending.
+   */
+  private enqueue(conn: number, work: () => Promise<void>, task?: TaskFrame): void {
+    this.chain = this.chain.then(async () => {
+      try {
+        if (!this.live(conn)) return task && this.drop(task, 'disconnected');
+        await work();
+      } catch (e) {
+        if (this.live(conn)) this.fail(e, task?.taskId);
+      } finally {
+        if (task) this.pendingTasks--;
+      }
+    });
+  }
+
+  private live(conn: number): boolean {
+    return this.transport !== null && conn === this.conn;
+  }
+
+  private send<K extends WorkerFrameType>(t: K, payload: FramePayload<K>): void {
+    this.sendFrame(makeFrame(t, payload) as Frame);
+  }
+
+  private sendFrame(frame: Frame): void {
+    this.transport?.send(encodeFrame(frame));
+  }
+
+  private closeTransport(code: number, reason: string): void {
+    const t = this.transport;
+    this.detach();
+    t?.close(code, reason);
+  }
+
+  private detach(): void {
+    if (this.transport) this.conn++;
+    this.transport = null;
+    this.phase = 'closed';
+  }
+
+  private emitCounters(): void {
+    this.opts.events?.counters?.({ ...this.counters });
+  }
+
+  private log(level: LogLevel, event: string, fields: Record<string, unknown>): void {
+    this.opts.events?.log?.(level, event, { workerId: this.id, ...fields });
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * Quick backend timings (not a test): matmul 256×512·512×512 and one conv2d
+ * layer forward + backward (dx and dW), on each backend that works here.
+ *
+ *   node --import tsx tools/backends/bench-backends.ts [cpu,wasm,webgpu] [reps]
+ *
+ * Times are medians of `reps` runs after two warm-ups, each ending in a data
+ * download so asynchronous backends (webgpu) are timed to completion.
+ */
+import { tf, type ConcreteBackendName } from '@duel/gan';
+import { releaseNodeWebGpu, selectNodeBackend } from '@duel/gan-node';
+
+interface Layer {
+  name: string;
+  x: [number, number, number, number];
+  w: [number, number, number, number];
+  stride: number;
+}
+
+/** DCGAN-style discriminator layers on MNIST (Radford et al. 2016): 5×5, stride 2, same. */
+const LAYERS: Layer[] = [
+  { name: 'conv 28²×1→64, b64', x: [64, 28, 28, 1], w: [5, 5, 1, 64], stride: 2 },
+  { name: 'conv 14²×64→128, b64', x: [64, 14, 14, 64], w: [5, 5, 64, 128], stride: 2 },
+];
+
+async function median(reps: number, f: () => tf.Tensor[]): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < reps + 2; i++) {
+    const t0 = performance.now();
+    const outs = f();
+    await Promise.all(outs.map((o) => o.data()));
+    const dt = performance.now() - t0;
+    tf.dispose(outs);
+    if (i >= 2) times.push(dt);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+async function benchBackend(name: ConcreteBackendName, reps: number): Promise<Record<string, string>> {
+  const sel = await selectNodeBackend(name).catch((e: Error) => e);
+  if (sel instanceof Error) return { backend: name, device: `unavailable: ${sel.message}` };
+  const row: Record<string, string> = { backend: name, device: sel.device };
+  const a = tf.randomNormal([256, 512]);
+  const b = tf.randomNormal([512, 512]);
+  row['matmul 256×512×512'] = (await median(reps, () => [tf.matMul(a, b)])).toFixed(2);
+  tf.dispose([a, b]);
+  for (const l of LAYERS) {
+    const x = tf.randomNormal(l.x) as tf.Tensor4D;
+    const w = tf.mul(tf.randomNormal(l.w), 0.05) as tf.Tensor4D;
+    const fb = tf.grads((xx: tf.Tensor, ww: tf.Tensor) => tf.sum(tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, l.stride, 'same')));
+    const slow = name === 'cpu' && l.w[2] > 1;
+    row[`${l.name} fwd+bwd`] = (await median(slow ? 1 : reps, () => fb([x, w]))).toFixed(1);
+    tf.dispose([x, w]);
+  }
+  return row;
+}
+
+async function main(): Promise<void> {
+  const names = (process.argv[2] ?? 'cpu,wasm,webgpu').split(',') as ConcreteBackendName[];
+  const reps = Number(process.argv[3] ?? 5);
+  const rows: Record<string, string>[] = [];
+  for (const n of names) {
+    rows.push(await benchBackend(n, reps));
+    console.log(JSON.stringify(rows.at(-1)));
+  }
+  console.table(rows);
+  releaseNodeWebGpu();
+}
+
+void main();
