@@ -69,7 +69,7 @@ async function checkTrainOps(): Promise<void> {
       const xt = tf.tensor4d(x, [4, 28, 28, 1]);
       const ps = params.map((d, i) => tf.tensor(d, MNIST_CNN_SPECS[i].shape));
       const g = tf.grads((...q: tf.Tensor[]) => tf.sum(tf.square(mnistCnnLogits(q, mnistCnnFeatures(q, xt, ops), ops))));
-      return g(ps).map((t) => t.dataSync().slice());
+      return g(ps).map((t) => (t.dataSync() as Float32Array).slice());
     });
   const mine = grads(trainOps);
   await tf.setBackend('cpu');
@@ -122,7 +122,8 @@ async function main(): Promise<void> {
   const t0 = Date.now();
   let step = 0;
   for (let epoch = 1; epoch <= epochs && step < maxSteps; epoch++) {
-    opt.learningRate = Number(args.lr) * 0.5 ** (epoch - 1);
+    // tfjs has no LR schedule API; Adam reads this field on every step, and a fresh optimizer would drop its moments.
+    (opt as unknown as { learningRate: number }).learningRate = Number(args.lr) * 0.5 ** (epoch - 1);
     let lossSum = 0;
     let tEpoch = Date.now();
     for (let s = 0; s < stepsPerEpoch && step < maxSteps; s++, step++) {

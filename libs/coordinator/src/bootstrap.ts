@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import type { INestApplication, LogLevel } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import type { AddressInfo } from 'node:net';
-import { decodeFrame, maxPayloadFor, toDuelError } from '@duel/protocol';
+import { decodeFrame, limitsFor, maxPayloadFor, toDuelError } from '@duel/protocol';
 import { CoordinatorModule } from './coordinator.module';
 import type { CoordinatorOptions } from './coordinator.options';
 import { CoordinatorService } from './coordinator.service';
@@ -28,10 +28,11 @@ export async function startCoordinator(opts: CoordinatorOptions, logLevels: LogL
   const service = app.get(CoordinatorService);
   const layout = service.layout;
   const maxPayload = maxPayloadFor(layout);
+  const limits = limitsFor(layout);
   const parse = (data: unknown): { event: 'frame'; data: ParsedMessage } => {
     const bytes = data instanceof Uint8Array ? data : typeof data === 'string' ? new TextEncoder().encode(data) : new Uint8Array(0);
     try {
-      return { event: 'frame', data: { ok: true, frame: decodeFrame(bytes, { layout, from: 'worker' }), bytes: bytes.byteLength } };
+      return { event: 'frame', data: { ok: true, frame: decodeFrame(bytes, { layout, limits, from: 'worker' }), bytes: bytes.byteLength } };
     } catch (e) {
       return { event: 'frame', data: { ok: false, error: toDuelError(e), bytes: bytes.byteLength } };
     }

@@ -187,7 +187,21 @@ export class CoordinatorService implements OnModuleInit, OnModuleDestroy {
     switch (cmd.type) {
       case 'SendTask': {
         const { task } = cmd;
-        this.conns.send(cmd.workerId, encodeFrame({ t: 'task', ...task } as never));
+        this.conns.send(
+          cmd.workerId,
+          encodeFrame({
+            t: 'task',
+            taskId: task.taskId,
+            phase: task.phase,
+            versions: task.versions,
+            step: task.step,
+            sub: task.sub,
+            shard: { index: task.shard, count: task.numShards },
+            batchSize: task.batch,
+            seed: task.seed,
+            deadlineMs: task.deadlineMs,
+          }),
+        );
         return;
       }
       case 'SendWeights':

@@ -6,3 +6,4 @@ export * from './network';
 export * from './losses';
 export * from './model';
 export * from './steps';
+export * from './backend';

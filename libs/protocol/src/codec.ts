@@ -155,7 +155,7 @@ function decodeUnchecked(input: Uint8Array | ArrayBuffer, ctx: ValidationContext
   if (headerLen > limits.maxHeaderBytes) throw new DuelError(ErrorCodes.FRAME_TOO_LARGE, `header of ${headerLen} bytes exceeds ${limits.maxHeaderBytes}`);
   if (headerLen === 0) throw bad('empty header');
 
-  const header = toPlainJson(unpackHeader(bytes.subarray(FRAME_PREFIX_BYTES, headerEnd)), limits);
+  const header = toPlainJson(unpackHeader(bytes.subarray(FRAME_PREFIX_BYTES, headerEnd)), limits, 'header', { allowNonFinite: true });
   if (!isPlainObject(header)) throw bad('header must be a map');
   const h = header as Record<string, unknown>;
   const t = h['t'];

@@ -96,6 +96,10 @@ export interface TaskFrame {
   phase: Phase;
   /** The weights versions the gradient must be computed at. */
   versions: Versions;
+  /** Training step (1-based; one step = k D-updates + one G-update): with `sub`, the batch cursor of the shard sampler. */
+  step: number;
+  /** D-update index within the step, 0..k-1; 0 for G tasks. */
+  sub: number;
   shard: { index: number; count: number };
   batchSize: number;
   /** u32 seed for z ~ N(0, I) and the batch draw from the shard. */

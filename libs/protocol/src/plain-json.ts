@@ -14,6 +14,11 @@ export interface JsonBounds {
   maxJsonNodes: number;
 }
 
+export interface PlainJsonOptions {
+  /** Let NaN/±Inf through for the schema to judge (a NaN loss is NON_FINITE, not a malformed frame). */
+  allowNonFinite?: boolean;
+}
+
 function bad(path: string, why: string): DuelError {
   return new DuelError(ErrorCodes.BAD_FRAME, `${path}: ${why}`);
 }
@@ -41,17 +46,18 @@ function entriesOf(v: Map<unknown, unknown> | Record<string, unknown>, path: str
 /**
  * Deep-copies a decoded msgpack value (or an in-memory value) into plain JSON:
  * `Map`s with string keys and plain objects become fresh `{}` objects, arrays
- * stay arrays, scalars must be null, booleans, finite numbers or strings.
+ * stay arrays, scalars must be null, booleans, finite numbers (unless
+ * `allowNonFinite`) or strings.
  * Anything else (bigint, bin, typed arrays, Date, Set, RegExp, Error, undefined,
  * functions, cycles via depth) is a BAD_FRAME. Never throws anything else.
  */
-export function toPlainJson(v: unknown, bounds: JsonBounds, path = 'header'): JsonValue {
+export function toPlainJson(v: unknown, bounds: JsonBounds, path = 'header', opts: PlainJsonOptions = {}): JsonValue {
   let nodes = 0;
   const walk = (x: unknown, depth: number, at: string): JsonValue => {
     if (++nodes > bounds.maxJsonNodes) throw bad(at, `more than ${bounds.maxJsonNodes} values`);
     if (x === null || typeof x === 'string' || typeof x === 'boolean') return x;
     if (typeof x === 'number') {
-      if (!Number.isFinite(x)) throw bad(at, 'numbers must be finite');
+      if (!opts.allowNonFinite && !Number.isFinite(x)) throw bad(at, 'numbers must be finite');
       return x;
     }
     if (typeof x !== 'object') throw bad(at, `unsupported value of type ${typeof x}`);

@@ -60,6 +60,8 @@ export function sampleFrames(seed = 1): Frame[] {
       taskId: 't-42',
       phase: 'D',
       versions: { g: 12, d: 13 },
+      step: 7,
+      sub: 0,
       shard: { index: 1, count: 4 },
       batchSize: 64,
       seed: 123456789,

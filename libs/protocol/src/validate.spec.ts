@@ -66,8 +66,12 @@ describe('validateFrame: schema', () => {
     ['task', 'deadlineMs', 0, ErrorCodes.BAD_FRAME],
     ['task', 'seed', 1.25, ErrorCodes.BAD_FRAME],
     ['task', 'phase', 'd', ErrorCodes.BAD_FRAME],
+    ['task', 'step', -1, ErrorCodes.BAD_FRAME],
+    ['task', 'sub', 1000, ErrorCodes.BAD_FRAME],
     ['task', 'taskId', '', ErrorCodes.BAD_FRAME],
-    ['result', 'stats.loss', NaN, ErrorCodes.BAD_FRAME],
+    ['result', 'stats.loss', NaN, ErrorCodes.NON_FINITE],
+    ['result', 'stats.dFake', -Infinity, ErrorCodes.NON_FINITE],
+    ['result', 'stats.loss', 'NaN', ErrorCodes.BAD_FRAME],
     ['result', 'stats.samples', -1, ErrorCodes.BAD_FRAME],
     ['result', 'stats.computeMs', -0.5, ErrorCodes.BAD_FRAME],
     ['result', 'grads', 'nope', ErrorCodes.BAD_FRAME],
@@ -143,6 +147,12 @@ describe('validateFrame: tensors', () => {
       expect(codeOf(() => decodeFrame(encodeFrame(r), ctx))).toBe(ErrorCodes.NON_FINITE);
       expect(codeOf(() => decodeFrame(encodeFrame(r), { ...ctx, checkFinite: false }))).toBe('OK');
     }
+    // A diverged worker's NaN loss is NON_FINITE on the wire too, not a malformed frame.
+    const r = structuredClone(sample('result'));
+    r.stats.loss = NaN;
+    expect(codeOf(() => decodeFrame(encodeFrame(r), ctx))).toBe(ErrorCodes.NON_FINITE);
+    const ping = encodeRaw({ t: 'ping', ts: NaN });
+    expect(codeOf(() => decodeFrame(ping))).toBe(ErrorCodes.BAD_FRAME);
     const w = structuredClone(sample('weights'));
     w.tensors[0].data[0] = NaN;
     expect(codeOf(() => validateFrame(w, ctx))).toBe(ErrorCodes.NON_FINITE);

@@ -39,6 +39,8 @@ const U32_MAX = 0xffffffff;
 const DAY_MS = 86_400_000;
 const MAX_BATCH = 1 << 20;
 const MAX_SHARDS = 1 << 20;
+/** D steps per G step; Goodfellow et al. used k = 1, WGAN uses 5. */
+const MAX_K = 1000;
 
 interface Ctx {
   limits: ProtocolLimits;
@@ -53,6 +55,13 @@ const seed = (f: FieldReader, key: string): number => f.int(key, 0, U32_MAX);
 function versions(f: FieldReader, key: string): Versions {
   const v = f.obj(key);
   return { g: version(v, 'g'), d: version(v, 'd') };
+}
+
+/** A statistic: non-finite means the worker diverged (NON_FINITE, the connection stays), not a malformed frame. */
+function stat(f: FieldReader, key: string, min?: number): number {
+  const v = f.raw(key);
+  if (typeof v === 'number' && !Number.isFinite(v)) throw new DuelError(ErrorCodes.NON_FINITE, `${f.path}.${key} is ${v}`);
+  return f.num(key, min);
 }
 
 function errorCode(f: FieldReader, key: string): ErrorCode {
@@ -116,7 +125,7 @@ const VALIDATORS: { [T in FrameType]: (f: FieldReader, c: Ctx) => FrameMap[T] } 
         seed: seed(r, 'seed'),
         model: model as JsonObject,
         loss: r.str('loss', c.limits.maxNameLength),
-        k: r.int('k', 1, 1000),
+        k: r.int('k', 1, MAX_K),
         batchSize: r.int('batchSize', 1, MAX_BATCH),
         mode: r.oneOf('mode', ['sync', 'async'] as const),
         staleness: r.int('staleness', 0, 1_000_000),
@@ -137,6 +146,8 @@ const VALIDATORS: { [T in FrameType]: (f: FieldReader, c: Ctx) => FrameMap[T] } 
       taskId: id(f, 'taskId', c),
       phase: f.oneOf('phase', ['D', 'G'] as const),
       versions: versions(f, 'versions'),
+      step: f.int('step', 0, Number.MAX_SAFE_INTEGER),
+      sub: f.int('sub', 0, MAX_K - 1),
       shard: { index: s.int('index', 0, count - 1), count },
       batchSize: f.int('batchSize', 1, MAX_BATCH),
       seed: seed(f, 'seed'),
@@ -154,11 +165,11 @@ const VALIDATORS: { [T in FrameType]: (f: FieldReader, c: Ctx) => FrameMap[T] } 
       versions: versions(f, 'versions'),
       grads: tensors(f, 'grads', phase, c),
       stats: {
-        loss: s.num('loss'),
-        dReal: s.num('dReal'),
-        dFake: s.num('dFake'),
+        loss: stat(s, 'loss'),
+        dReal: stat(s, 'dReal'),
+        dFake: stat(s, 'dFake'),
         samples: s.int('samples', 0, Number.MAX_SAFE_INTEGER),
-        computeMs: s.num('computeMs', 0),
+        computeMs: stat(s, 'computeMs', 0),
       },
     };
   },

@@ -20,11 +20,13 @@ function checkStart(start: StartPosition, k: number): void {
 export function resolveRoundConfig(config: RoundConfig): ResolvedRoundConfig {
   const c = config;
   if (c.mode !== 'sync' && c.mode !== 'async') bad('mode', `must be sync or async, got ${String(c.mode)}`);
-  for (const f of ['seed', 'checkpointEvery'] as const) if (!isInt(c[f], 0)) bad(f, `must be an integer ≥ 0, got ${c[f]}`);
-  for (const f of ['steps', 'k', 'batchSize', 'pack'] as const) if (!isInt(c[f], 1)) bad(f, `must be an integer ≥ 1, got ${c[f]}`);
-  if (c.batchSize % c.pack !== 0) bad('batchSize', `must be a multiple of pack=${c.pack}`);
-  if (c.shards !== 'auto' && !(isInt(c.shards, 1) && c.shards <= c.batchSize / c.pack)) {
-    bad('shards', `must be 'auto' or an integer in 1..${c.batchSize / c.pack} (batchSize/pack), got ${String(c.shards)}`);
+  const r = c.run ?? bad('run', 'missing (seed, steps, k, batchSize, pack of the RunConfig)');
+  if (!isInt(r.seed, 0)) bad('run.seed', `must be an integer ≥ 0, got ${r.seed}`);
+  if (!isInt(c.checkpointEvery, 0)) bad('checkpointEvery', `must be an integer ≥ 0, got ${c.checkpointEvery}`);
+  for (const f of ['steps', 'k', 'batchSize', 'pack'] as const) if (!isInt(r[f], 1)) bad(`run.${f}`, `must be an integer ≥ 1, got ${r[f]}`);
+  if (r.batchSize % r.pack !== 0) bad('run.batchSize', `must be a multiple of pack=${r.pack}`);
+  if (c.shards !== 'auto' && !(isInt(c.shards, 1) && c.shards <= r.batchSize / r.pack)) {
+    bad('shards', `must be 'auto' or an integer in 1..${r.batchSize / r.pack} (batchSize/pack), got ${String(c.shards)}`);
   }
   if (!isInt(c.staleness, 0)) bad('staleness', `must be an integer ≥ 0, got ${c.staleness}`);
   if (!(typeof c.taskTimeoutMs === 'number' && c.taskTimeoutMs > 0)) bad('taskTimeoutMs', `must be > 0, got ${c.taskTimeoutMs}`);
@@ -35,7 +37,7 @@ export function resolveRoundConfig(config: RoundConfig): ResolvedRoundConfig {
     bad('strategy', 'must be an AggregationStrategy or { node, volunteer } of them');
   }
   const start: StartPosition = c.start ? { ...c.start, versions: { ...c.start.versions } } : { phase: 'D', step: 1, sub: 0, versions: { g: 0, d: 0 } };
-  checkStart(start, c.k);
+  checkStart(start, r.k);
   const minWorkers = c.minWorkers ?? 1;
   if (!isInt(minWorkers, 1)) bad('minWorkers', `must be an integer ≥ 1, got ${minWorkers}`);
   const waitRetryMs = c.waitRetryMs ?? 1000;
@@ -54,6 +56,7 @@ export function createRoundState(config: RoundConfig): RoundState {
     position: { phase, step, sub },
     // A start at step s, D sub 0 follows s − 1 completed steps.
     lastGStep: step - 1,
+    lastCheckpointStep: step - 1,
     started: false,
     paused: false,
     shutdown: false,

@@ -23,12 +23,11 @@ export type StrategyConfig = AggregationStrategy | { node: AggregationStrategy; 
 /** The RunConfig fields the round machine reads. */
 export type RoundRunFields = Pick<RunConfig, 'seed' | 'steps' | 'k' | 'batchSize' | 'pack'>;
 
-/**
- * How the coordinator runs rounds. Spreading a RunConfig in supplies the run
- * fields: `{ ...runConfig, mode: 'sync', shards: 'auto', ... }`.
- */
-export interface RoundConfig extends RoundRunFields {
+/** How the coordinator runs rounds. */
+export interface RoundConfig {
   mode: RunMode;
+  /** The run's schedule and batch: a RunConfig fits here as is. */
+  run: RoundRunFields;
   /**
    * Shards per update (sync). 'auto': one per active worker when the round
    * opens, raised so every shard fits the smallest `maxBatch` of those
@@ -135,7 +134,7 @@ export type RoundEvent = WorkerJoinedEvent | WorkerLeftEvent | ResultReceivedEve
 export interface RoundTask extends TaskSpec {
   /** `${step}.${phase}${sub}.${shard}.${attempt}`, e.g. "3.D0.1.0" (see task-id.ts). */
   taskId: string;
-  /** taskSeed(cfg.seed, task): the z seed. */
+  /** taskSeed(run.seed, task): the z seed. */
   seed: number;
   /** The weights versions the gradient must be computed at. */
   versions: Versions;
@@ -312,6 +311,8 @@ export interface RoundState {
   position: RoundPosition;
   /** Step of the latest applied G update. */
   lastGStep: number;
+  /** lastGStep at the latest Checkpoint, so the run's end does not checkpoint the same step twice. */
+  lastCheckpointStep: number;
   started: boolean;
   paused: boolean;
   shutdown: boolean;

@@ -1,5 +1,5 @@
 import type { Dataset } from '@duel/datasets';
-import { quality2d, type Quality2d } from '@duel/eval';
+import { classifierScore, quality2d, type Quality2d } from '@duel/eval';
 
 /** Samples drawn for the 2-D quality report (SYSTEM.md: 2,500). */
 export const QUALITY_SAMPLES_2D = 2500;
@@ -16,7 +16,7 @@ export interface Sampler {
 /**
  * The run's quality on its dataset: the 2-D report (modes, modesBalanced, hq,
  * reverseKL) on 2,500 samples for mixtures, or the classifier score for MNIST-like
- * image data (loaded lazily: the classifier is only needed for images).
+ * image data.
  */
 export async function evaluateQuality(g: Sampler, dataset: Dataset, imageSamples = 1000): Promise<QualityReport> {
   if (dataset.kind === '2d' && 'centres' in dataset) {
@@ -24,7 +24,6 @@ export async function evaluateQuality(g: Sampler, dataset: Dataset, imageSamples
     const points = await g.sample(QUALITY_SAMPLES_2D, EVAL_SEED);
     return { kind: '2d', ...quality2d(points, mixture.centres, mixture.sigma) };
   }
-  const { classifierScore } = await import('@duel/eval');
   const images = await g.sample(imageSamples, EVAL_SEED);
-  return { kind: 'image', classifierScore: classifierScore(images), n: imageSamples };
+  return { kind: 'image', classifierScore: await classifierScore(images), n: imageSamples };
 }

@@ -2,11 +2,12 @@ export type { Transport } from './transport';
 export { createCounters, type WorkerCounters } from './counters';
 export { Backoff, type BackoffOptions } from './backoff';
 export { TaskRunner, type DatasetProvider, type TaskOutput } from './task-runner';
+export { WorkerSession } from './worker-session';
 export {
   MAX_PENDING_TASKS,
-  WorkerSession,
+  PERMANENT_CODES,
   type FatalInfo,
   type LogLevel,
   type WorkerSessionEvents,
   type WorkerSessionOptions,
-} from './worker-session';
+} from './session-options';

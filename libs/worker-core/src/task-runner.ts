@@ -30,6 +30,8 @@ export class TaskRunner {
   private dataset: Dataset | null = null;
   private readonly samplers = new Map<string, ShardSampler>();
   private held: Record<Net, number | null> = { G: null, D: null };
+  /** Highest version received per net on the current connection. */
+  private floor: Record<Net, number> = { G: -1, D: -1 };
 
   constructor(private readonly loadDataset: DatasetProvider) {}
 
@@ -72,10 +74,27 @@ export class TaskRunner {
     return this.held;
   }
 
-  /** Uploads one net's weights. @throws DuelError SHAPE_MISMATCH when they do not fit the run's layout. */
-  setWeights(net: Net, version: number, tensors: NamedWeights): void {
+  /**
+   * A new connection: versions may restart lower (a coordinator resumed from an
+   * older checkpoint), so the never-go-back rule starts over. The weights held
+   * stay, and still serve tasks at their versions.
+   */
+  beginConnection(): void {
+    this.floor = { G: -1, D: -1 };
+  }
+
+  /**
+   * Uploads one net's weights, unless older than weights already received on
+   * this connection (PROTOCOL.md §9: versions never go back; a worker ignores
+   * an older frame). Returns whether they were applied.
+   * @throws DuelError SHAPE_MISMATCH when they do not fit the run's layout.
+   */
+  setWeights(net: Net, version: number, tensors: NamedWeights): boolean {
+    if (version < this.floor[net]) return false;
     this.requireModel().setWeights(net, tensors);
     this.held = { ...this.held, [net]: version };
+    this.floor = { ...this.floor, [net]: version };
+    return true;
   }
 
   /**
@@ -118,6 +137,7 @@ export class TaskRunner {
     this.runKey = '';
     this.samplers.clear();
     this.held = { G: null, D: null };
+    this.floor = { G: -1, D: -1 };
   }
 
   private sampler(shard: number, numShards: number): ShardSampler {

@@ -10,73 +10,20 @@ import {
   PROTOCOL_VERSION,
   toDuelError,
   type AckFrame,
-  type Capabilities,
   type CoordinatorFrame,
   type ErrorFrame,
   type Frame,
   type FramePayload,
   type SessionPhase,
   type TaskFrame,
-  type WaitFrame,
   type WelcomeFrame,
   type WorkerFrameType,
-  type WorkerKind,
 } from '@duel/protocol';
-import { allFinite, DuelError, ErrorCodes, type ErrorCode } from '@duel/util';
+import { allFinite, DuelError, ErrorCodes, isDuelError, type ErrorCode } from '@duel/util';
 import { createCounters, type WorkerCounters } from './counters';
-import { TaskRunner, type DatasetProvider } from './task-runner';
+import { MAX_PENDING_TASKS, PERMANENT_CODES, type FatalInfo, type LogLevel, type WorkerSessionOptions } from './session-options';
+import { TaskRunner } from './task-runner';
 import type { Transport } from './transport';
-
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
-
-export interface FatalInfo {
-  /** Reconnecting cannot help (bad token, other protocol, this worker lacks the dataset or cannot build the model). */
-  permanent: boolean;
-  /** True when the coordinator sent the error, false when this worker detected it. */
-  remote: boolean;
-  retryAfterMs?: number;
-}
-
-export interface WorkerSessionEvents {
-  /** A welcome was handled; `reused` when the model of the previous connection was kept. */
-  welcome(frame: WelcomeFrame, reused: boolean): void;
-  counters(counters: Readonly<WorkerCounters>): void;
-  /** The coordinator has no work; with `reconnect` it closes and the worker returns after retryAfterMs. */
-  wait(frame: WaitFrame): void;
-  /** The connection was ended by an error (this session already closed it). */
-  fatal(err: DuelError, info: FatalInfo): void;
-  log(level: LogLevel, event: string, fields: Record<string, unknown>): void;
-}
-
-export interface WorkerSessionOptions {
-  kind: WorkerKind;
-  capabilities: Capabilities;
-  token?: string;
-  loadDataset: DatasetProvider;
-  /** Awaited before each task starts, e.g. a volunteer throttling to a duty cycle. */
-  beforeTask?: (task: TaskFrame) => Promise<void>;
-  /** Monotonic ms, for computeMs and silence (default performance.now). */
-  now?: () => number;
-  /** Wall-clock ms for pong.ts (default Date.now). */
-  clock?: () => number;
-  /** Heartbeat assumed until a welcome names one (ms). */
-  defaultHeartbeatMs?: number;
-  events?: Partial<WorkerSessionEvents>;
-}
-
-/** Errors after which reconnecting is futile: the same hello or the same run fails the same way. */
-const PERMANENT: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  ErrorCodes.UNAUTHORIZED,
-  ErrorCodes.PROTOCOL_VERSION,
-  ErrorCodes.BAD_SPEC,
-  ErrorCodes.UNKNOWN_MODEL,
-  ErrorCodes.UNKNOWN_DATASET,
-  ErrorCodes.DATASET_MISSING,
-  ErrorCodes.DATASET_CORRUPT,
-]);
-
-/** Tasks a worker holds at once: one computing and one queued, so the next starts without a round trip. */
-export const MAX_PENDING_TASKS = 2;
 
 /**
  * The worker side of the duel protocol, with no I/O of its own: the runtime
@@ -171,7 +118,10 @@ export class WorkerSession {
       frame = decodeFrame(bytes, { from: 'coordinator' }) as CoordinatorFrame;
       this.phase = admitFrame(this.phase, frame.t, 'coordinator');
     } catch (e) {
-      this.fail(e);
+      // Only weights frames carry tensors to a worker: non-finite weights leave
+      // this worker without the version the coordinator believes it holds, so
+      // it reports them and reconnects for a fresh copy (PROTOCOL.md, weights).
+      this.fail(e, undefined, isDuelError(e) && e.code === ErrorCodes.NON_FINITE);
       return;
     }
     switch (frame.t) {
@@ -197,8 +147,8 @@ export class WorkerSession {
         return this.enqueue(conn, () => this.onWelcome(frame));
       case 'weights':
         return this.enqueue(conn, async () => {
-          this.runner.setWeights(frame.net, frame.version, frame.tensors);
-          this.log('debug', 'weights', { net: frame.net, version: frame.version });
+          const applied = this.runner.setWeights(frame.net, frame.version, frame.tensors);
+          this.log('debug', applied ? 'weights' : 'weights-ignored', { net: frame.net, version: frame.version });
         });
       case 'task':
         return this.onTask(conn, frame);
@@ -237,6 +187,7 @@ export class WorkerSession {
   private async onWelcome(frame: WelcomeFrame): Promise<void> {
     this.id = frame.workerId;
     this.heartbeat = frame.heartbeatMs;
+    this.runner.beginConnection();
     const reused = await this.runner.prepare(frame.run);
     this.log('info', 'welcome', { run: frame.run.id, dataset: frame.run.dataset, model: String(frame.run.model['name'] ?? '?'), reused });
     this.opts.events?.welcome?.(frame, reused);
@@ -253,8 +204,10 @@ export class WorkerSession {
   }
 
   private async runTask(conn: number, task: TaskFrame): Promise<void> {
+    // A task whose turn came before a drain is in flight: it runs to the end, throttle included.
+    if (this.draining) return this.drop(task, 'stopping');
     await this.opts.beforeTask?.(task);
-    if (!this.live(conn) || this.draining) return this.drop(task, this.draining ? 'stopping' : 'disconnected');
+    if (!this.live(conn)) return this.drop(task, 'disconnected');
     const why = this.runner.mismatch(task.versions);
     if (why) return this.abstain(task, ErrorCodes.STALE_VERSION, why);
     const t0 = this.now();
@@ -294,21 +247,22 @@ export class WorkerSession {
     this.log(frame.fatal ? 'error' : 'warn', 'coordinator-error', { code: frame.code, message: frame.message, fatal: frame.fatal ?? false });
     if (!frame.fatal) return;
     this.closeTransport(CloseCodes.NORMAL, 'fatal error from coordinator');
-    const info: FatalInfo = { permanent: PERMANENT.has(frame.code), remote: true };
+    const info: FatalInfo = { permanent: PERMANENT_CODES.has(frame.code), remote: true };
     if (frame.retryAfterMs !== undefined) info.retryAfterMs = frame.retryAfterMs;
     this.opts.events?.fatal?.(new DuelError(frame.code, frame.message), info);
   }
 
   /** Answers an error this worker detected; closes when the policy table says so. */
-  private fail(e: unknown, taskId?: string): void {
+  private fail(e: unknown, taskId?: string, forceClose = false): void {
     const err = toDuelError(e);
     const frame = errorFrameFor(err);
     if (taskId !== undefined) frame.message = `task ${taskId}: ${frame.message}`.slice(0, 1024);
+    if (forceClose) frame.fatal = true;
     this.log('error', 'error', { code: err.code, message: err.message, taskId, fatal: frame.fatal });
     this.sendFrame(frame);
     if (!frame.fatal) return;
-    this.closeTransport(closeCodeFor(err.code) ?? CloseCodes.INTERNAL, closeReason(err));
-    this.opts.events?.fatal?.(err, { permanent: PERMANENT.has(err.code), remote: false });
+    this.closeTransport(closeCodeFor(err.code) ?? CloseCodes.BAD_FRAME, closeReason(err));
+    this.opts.events?.fatal?.(err, { permanent: PERMANENT_CODES.has(err.code), remote: false });
   }
 
   private abstain(task: TaskFrame, code: ErrorCode, why: string): void {

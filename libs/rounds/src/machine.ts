@@ -1,0 +1,135 @@
+import { ErrorCodes } from '@duel/util';
+import { asyncDispatch, asyncDone, asyncResult, asyncTick } from './async-scheduler';
+import { ack, addWorker, answerUnknown, checkpoint, resolve, waitIdle } from './effects';
+import { pastEnd } from './schedule';
+import { syncDispatch, syncResult, syncTick, syncWorkerLeft } from './sync-scheduler';
+import type { ResultReceivedEvent, RoundCommand, RoundEvent, RoundState, StepResult, WorkerRecord } from './types';
+
+/**
+ * The coordinator's round logic as a deterministic state machine, in the
+ * manner of etcd's raft library: it does no I/O, reads no clock (time comes in
+ * events as `now`, ms), draws nothing at random, and never touches weights. The
+ * coordinator feeds it events and carries out the commands it returns, in
+ * order.
+ *
+ * Invariants (each has a test in machine.spec.ts):
+ *  1. A result is applied at most once: per shard (sync) or task (async), the
+ *     first accepted result wins; any later copy is Acked 'duplicate'.
+ *  2. A rejected or duplicate result changes no counter that affects weights
+ *     (versions, schedule position, data cursor).
+ *  3. Versions only increase, by exactly one per ApplyUpdate, of that net.
+ *  4. No task is sent to a worker that has not been sent the weights of the
+ *     versions the task names (SendWeights at join, BroadcastWeights after
+ *     each update, a catch-up SendWeights otherwise).
+ *  5. After RunComplete no task is sent.
+ *  6. Pause stops issuing tasks; outstanding ones may finish (and close
+ *     their round). Resume issues again.
+ *  7. Shutdown stops issuing, abandons the open round (late results are
+ *     rejected, nothing is applied) and emits Checkpoint with the position
+ *     to resume from.
+ *
+ * The caller's duties, in order:
+ *  1. Create the state with createRoundState(config) (a resumed run passes
+ *     the position of its last Checkpoint as config.start).
+ *  2. Turn every connection change, result frame, and clock tick (a few per
+ *     taskTimeoutMs) into an event and call step() with it, one at a time.
+ *  3. Carry out the commands in order: ApplyUpdate runs the optimizer with
+ *     scale on the learning rate, before the BroadcastWeights that follows it.
+ *  4. Persist the training state on Checkpoint, together with `next`.
+ *
+ * step() mutates `state` in place and returns it; keep no other reference
+ * to its parts between calls.
+ */
+export function step(state: RoundState, event: RoundEvent): StepResult {
+  const st = state;
+  const out: RoundCommand[] = [];
+  if (event.now !== undefined) st.now = Math.max(st.now, event.now);
+  switch (event.type) {
+    case 'WorkerJoined': {
+      const old = st.workers.get(event.workerId);
+      if (old) workerLeft(st, old);
+      addWorker(st, out, event);
+      if (st.workers.size >= st.config.minWorkers) st.started = true;
+      break;
+    }
+    case 'WorkerLeft': {
+      const w = st.workers.get(event.workerId);
+      if (w) workerLeft(st, w);
+      break;
+    }
+    case 'ResultReceived':
+      onResult(st, out, event);
+      break;
+    case 'Tick':
+      if (st.shutdown || st.complete) break;
+      if (st.config.mode === 'sync') syncTick(st, out);
+      else asyncTick(st);
+      break;
+    case 'Pause':
+      st.paused = true;
+      break;
+    case 'Resume':
+      st.paused = false;
+      break;
+    case 'Shutdown':
+      if (!st.shutdown) shutdown(st, out);
+      break;
+  }
+  dispatch(st, out);
+  return { state: st, commands: out };
+}
+
+function workerLeft(st: RoundState, w: WorkerRecord): void {
+  st.workers.delete(w.id);
+  if (st.config.mode === 'sync') syncWorkerLeft(st, w);
+}
+
+function onResult(st: RoundState, out: RoundCommand[], ev: ResultReceivedEvent): void {
+  // An answer, whatever its verdict, frees the worker for its next task.
+  const w = st.workers.get(ev.workerId);
+  if (w && w.task === ev.taskId) w.task = null;
+  if (st.shutdown || st.complete) {
+    if (st.resolved.get(ev.taskId) === 'consumed') answerUnknown(st, out, ev);
+    else ack(out, ev.workerId, ev.taskId, 'rejected', ErrorCodes.SHUTTING_DOWN);
+    return;
+  }
+  if (st.config.mode === 'sync') syncResult(st, out, ev);
+  else asyncResult(st, out, ev);
+}
+
+/** Hands out work, detects the end of the run, and tells idle workers why they wait. */
+function dispatch(st: RoundState, out: RoundCommand[]): void {
+  if (!st.shutdown && !st.complete) {
+    if (st.config.mode === 'sync') syncDispatch(st, out);
+    else asyncDispatch(st, out);
+    const done = st.config.mode === 'sync' ? !st.round && pastEnd(st.position, st.config.run.steps) : asyncDone(st);
+    if (done) complete(st, out);
+  }
+  waitIdle(st, out);
+}
+
+function complete(st: RoundState, out: RoundCommand[]): void {
+  st.complete = true;
+  if (st.config.checkpointEvery > 0 && st.lastCheckpointStep !== st.lastGStep) checkpoint(st, out);
+  for (const a of st.async.outstanding.values()) resolve(st, a.taskId, 'closed');
+  st.async.outstanding.clear();
+  out.push({ type: 'RunComplete', step: st.lastGStep });
+}
+
+/** Abandons the open round (its position is where a resumed run starts), tells everyone, checkpoints. */
+function shutdown(st: RoundState, out: RoundCommand[]): void {
+  st.shutdown = true;
+  if (st.round) {
+    // Results already accepted were waiting for the round to close: answer them now.
+    for (const s of st.round.shards) if (s.result) ack(out, s.result.workerId, s.result.taskId, 'rejected', ErrorCodes.SHUTTING_DOWN);
+    for (const a of st.round.attempts.values()) resolve(st, a.taskId, 'closed');
+    st.round = null;
+  }
+  for (const a of st.async.outstanding.values()) resolve(st, a.taskId, 'closed');
+  st.async.outstanding.clear();
+  for (const w of st.workers.values()) {
+    w.waiting = 'shutting_down';
+    out.push({ type: 'Wait', workerId: w.id, reason: 'shutting_down', retryAfterMs: st.config.waitRetryMs });
+  }
+  checkpoint(st, out);
+}
