@@ -1,12 +1,14 @@
 /**
  * Quick backend timings (not a test): matmul 256×512·512×512 and one conv2d
- * layer forward + backward (dx and dW), on each backend that works here.
+ * layer forward + backward (dx and dW), on each backend that works here; and
+ * on wasm, the conv gradient kernels alone (tfjs's stock vs duel's).
  *
  *   node --import tsx tools/backends/bench-backends.ts [cpu,wasm,webgpu] [reps]
  *
  * Times are medians of `reps` runs after two warm-ups (cpu convs: one run), each ending in a data
  * download so asynchronous backends (webgpu) are timed to completion.
  */
+import '@tensorflow/tfjs-backend-wasm';
 import { tf, type ConcreteBackendName } from '@duel/gan';
 import { releaseNodeWebGpu, selectNodeBackend } from '@duel/gan-node';
 
@@ -57,12 +59,44 @@ async function benchBackend(name: ConcreteBackendName, reps: number): Promise<Re
   return row;
 }
 
+/** tfjs-backend-wasm's own Conv2DBackpropInput, captured before duel swaps in the sub-pixel one. */
+const stockInput = tf.getKernel('Conv2DBackpropInput', 'wasm')!;
+
+/** The wasm conv gradient kernels alone on the larger layer: stock vs duel's. */
+async function benchWasmKernels(reps: number): Promise<Record<string, string>> {
+  await selectNodeBackend('wasm');
+  const l = LAYERS[1];
+  const x = tf.randomNormal(l.x) as tf.Tensor4D;
+  const w = tf.randomNormal(l.w) as tf.Tensor4D;
+  const dy = tf.randomNormal(tf.conv2d(x, w, l.stride, 'same').shape) as tf.Tensor4D;
+  const attrs = { strides: [l.stride, l.stride], pad: 'same', dataFormat: 'NHWC' };
+  const filterGrad = () => [tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: l.w }) as tf.Tensor];
+  const inputGrad = () => [tf.conv2dTranspose(dy, w, l.x, l.stride, 'same')];
+  const row: Record<string, string> = { backend: 'wasm kernels', device: l.name };
+  row['Conv2D fwd'] = (await median(reps, () => [tf.conv2d(x, w, l.stride, 'same')])).toFixed(1);
+  row['Conv2DBackpropFilter (duel)'] = (await median(reps, filterGrad)).toFixed(1);
+  row['Conv2DBackpropInput (duel sub-pixel)'] = (await median(reps, inputGrad)).toFixed(1);
+  const ours = tf.getKernel('Conv2DBackpropInput', 'wasm')!;
+  tf.unregisterKernel('Conv2DBackpropInput', 'wasm');
+  tf.registerKernel(stockInput);
+  stockInput.setupFunc?.(tf.backend()); // it missed the backend's setup while unregistered
+  row['Conv2DBackpropInput (stock)'] = (await median(1, inputGrad, 1)).toFixed(1);
+  tf.unregisterKernel('Conv2DBackpropInput', 'wasm');
+  tf.registerKernel(ours);
+  tf.dispose([x, w, dy]);
+  return row;
+}
+
 async function main(): Promise<void> {
   const names = (process.argv[2] ?? 'cpu,wasm,webgpu').split(',') as ConcreteBackendName[];
   const reps = Number(process.argv[3] ?? 5);
   const rows: Record<string, string>[] = [];
   for (const n of names) {
     rows.push(await benchBackend(n, reps));
+    console.log(JSON.stringify(rows.at(-1)));
+  }
+  if (names.includes('wasm')) {
+    rows.push(await benchWasmKernels(reps));
     console.log(JSON.stringify(rows.at(-1)));
   }
   console.table(rows);

@@ -3,6 +3,7 @@ import { coordinatorCommand } from './commands/coordinator.command';
 import { localCommand } from './commands/local.command';
 import { startCommand } from './commands/start.command';
 import { trainCommand } from './commands/train.command';
+import { workerCommand } from '@duel/worker-node';
 
 const usage = `duel: distributed GAN training over WebSockets
 
@@ -24,6 +25,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   start: startCommand,
   coordinator: coordinatorCommand,
   train: trainCommand,
+  worker: workerCommand,
   local: localCommand,
 };
 

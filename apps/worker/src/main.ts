@@ -1,5 +1,5 @@
 import { isDuelError } from '@duel/util';
-import { workerCommand } from './worker.command';
+import { workerCommand } from '@duel/worker-node';
 
 // Stand-alone entry (container images): `node --import tsx apps/worker/src/main.ts --coordinator ws://…`.
 // `duel worker` in apps/cli runs the same workerCommand.

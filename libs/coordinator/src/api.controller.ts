@@ -1,5 +1,4 @@
-import { Controller, Get, Header, HttpException, Inject, Query, Res } from '@nestjs/common';
-import type { Response } from 'express';
+import { Controller, Get, Header, HttpException, Inject, Query } from '@nestjs/common';
 import { ErrorCodes } from '@duel/util';
 import { CoordinatorService } from './coordinator.service';
 import { MetricsService } from './metrics.service';
@@ -69,7 +68,7 @@ export class ApiController {
 
   @Get('metrics')
   @Header('Content-Type', 'text/plain; version=0.0.4; charset=utf-8')
-  async metricsText(@Res({ passthrough: true }) _res: Response): Promise<string> {
+  async metricsText(): Promise<string> {
     return this.metrics.text();
   }
 }

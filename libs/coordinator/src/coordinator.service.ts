@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { createStrategy } from '@duel/aggregation';
+import { createStrategy, type StrategyName } from '@duel/aggregation';
 import { GanModel, type GanLayout, type Net } from '@duel/gan';
 import {
   PROTOCOL_VERSION,
@@ -9,7 +9,7 @@ import {
   type ResultFrame,
   type WelcomeFrame,
 } from '@duel/protocol';
-import { createRoundState, currentPhase, step as roundStep, type RoundCommand, type RoundEvent, type RoundState } from '@duel/rounds';
+import { createRoundState, currentPhase, step as roundStep, type RoundCommand, type RoundConfig, type RoundEvent, type RoundState } from '@duel/rounds';
 import {
   applyGradients,
   ganSpecFor,
@@ -65,6 +65,8 @@ export class CoordinatorService implements OnModuleInit, OnModuleDestroy {
 
   onModuleInit(): void {
     const { run } = this.opts;
+    // One strategy serves both phases, so it gets no fixed layout: the codec has
+    // already checked every result's tensors against the run's layout for its phase.
     this.rounds = createRoundState({
       mode: this.opts.mode,
       run,
@@ -73,8 +75,8 @@ export class CoordinatorService implements OnModuleInit, OnModuleDestroy {
       taskTimeoutMs: this.opts.taskTimeoutMs,
       quorum: this.opts.quorum,
       checkpointEvery: this.opts.checkpointEvery,
-      strategy: createStrategy(this.opts.strategy as never, { specs: undefined }),
-    } as never);
+      strategy: createStrategy(this.opts.strategy as StrategyName),
+    } satisfies RoundConfig);
     this.ticker = setInterval(() => this.handle({ type: 'Tick', now: Date.now() }), 100);
     this.ticker.unref();
   }
@@ -244,8 +246,7 @@ export class CoordinatorService implements OnModuleInit, OnModuleDestroy {
 
   private apply(net: Net, grads: NamedWeights, step: number, scale: number): void {
     const t0 = performance.now();
-    if (scale !== 1) for (const g of grads) for (let i = 0; i < g.data.length; i++) g.data[i] *= scale;
-    applyGradients(this.state, this.opts.run, net, grads, step);
+    applyGradients(this.state, this.opts.run, net, grads, step, scale);
     this.metrics.aggregationSeconds.observe((performance.now() - t0) / 1000);
     this.metrics.rounds.inc({ phase: net });
     this.metrics.step.set(this.state.step);

@@ -18,8 +18,8 @@ async function computesCorrectly(): Promise<void> {
   const [mm, dw] = tf.tidy(() => {
     const m = tf.matMul(tf.tensor2d([1, 2, 3, 4], [2, 2]), tf.tensor2d([1, -1, 2, 0.5], [2, 2]));
     // d/dw Σ conv2d(x, w) for x = ones[1,3,3,1], w [2,2,1,1] valid: each tap sees 4 ones.
-    const g = tf.grad((w: tf.Tensor4D) => tf.sum(tf.conv2d(tf.ones([1, 3, 3, 1]) as tf.Tensor4D, w, 1, 'valid')));
-    return [m, g(tf.zeros([2, 2, 1, 1]) as tf.Tensor4D)];
+    const g = tf.grad((w: tf.Tensor) => tf.sum(tf.conv2d(tf.ones([1, 3, 3, 1]) as tf.Tensor4D, w as tf.Tensor4D, 1, 'valid')));
+    return [m, g(tf.zeros([2, 2, 1, 1]))];
   });
   expect(Array.from(await mm.data())).toEqual([5, 0, 11, -1]);
   expect(Array.from(await dw.data())).toEqual([4, 4, 4, 4]);

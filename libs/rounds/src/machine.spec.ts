@@ -120,6 +120,17 @@ describe('async rounds', () => {
     expect(only(d.answer('w2'), 'RunComplete')).toEqual([{ type: 'RunComplete', step: 1 }]);
   });
 
+  it('Pause stops issuing in async too; results still apply; Resume hands out the next positions', () => {
+    const d = new Driver(asyncCfg());
+    d.join('w1');
+    d.send({ type: 'Pause' });
+    const cmds = d.answer('w1');
+    expect(only(cmds, 'ApplyUpdate')).toHaveLength(1);
+    expect(only(cmds, 'SendTask')).toHaveLength(0);
+    expect(only(cmds, 'Wait')[0].reason).toBe('paused');
+    expect(d.tasks(d.send({ type: 'Resume' })).map((t) => t.taskId)).toEqual(['1.D1.0.0']);
+  });
+
   it('a simulated async run with faults applies every result at most once and completes', () => {
     const d = simulate(asyncCfg({ run: { ...RUN, steps: 6, k: 1 }, staleness: 2, taskTimeoutMs: 250 }), CLUSTER);
     expect(d.st.complete).toBe(true);

@@ -1,7 +1,7 @@
 import { createShardSampler, type Dataset, type ShardSampler } from '@duel/datasets';
 import { GanModel, type GradientResult, type Net } from '@duel/gan';
-import { weightedMean } from '@duel/aggregation';
-import type { NamedWeights } from '@duel/util';
+import { createStrategy, type AggregationStrategy } from '@duel/aggregation';
+import { DuelError, ErrorCodes, type NamedWeights } from '@duel/util';
 import { ganSpecFor, type RunConfig } from './run-config';
 import { executeTask, planTasks } from './task';
 import { applyGradients, initTrainingState, samplingWeights, type TrainingState } from './training-state';
@@ -37,6 +37,8 @@ export class LocalTrainer {
   readonly state: TrainingState;
   private readonly samplers: ShardSampler[];
   private readonly numShards: number;
+  /** The coordinator's default strategy, so both sides combine shards with the same arithmetic. */
+  private readonly strategy: AggregationStrategy = createStrategy('mean');
 
   constructor(
     readonly cfg: RunConfig,
@@ -74,15 +76,15 @@ export class LocalTrainer {
     const { weights } = this.state;
     this.model.setWeights('G', weights.G);
     this.model.setWeights('D', weights.D);
+    const tasks = planTasks(this.cfg, net, step, sub, this.numShards);
     const results: GradientResult[] = [];
-    for (const task of planTasks(this.cfg, net, step, sub, this.numShards)) {
-      results.push(await executeTask(this.model, this.cfg, task, this.samplers[task.shard]));
-    }
-    const grads = weightedMean(
-      results.map((r) => r.grads),
-      results.map((r) => r.stats.samples),
+    for (const task of tasks) results.push(await executeTask(this.model, this.cfg, task, this.samplers[task.shard]));
+    const outcome = this.strategy.aggregate(
+      results.map((r, i) => ({ workerId: `shard-${i}`, grads: r.grads, samples: tasks[i].batch })),
+      [],
     );
-    applyGradients(this.state, this.cfg, net, grads, step);
+    if (!outcome) throw new DuelError(ErrorCodes.NON_FINITE, `step ${step}: every ${net} gradient was rejected (${this.strategy.lastRejected.map((r) => r.code).join(', ')})`);
+    applyGradients(this.state, this.cfg, net, outcome.grads, step);
     return summarise(results);
   }
 

@@ -35,11 +35,13 @@ export function initTrainingState(cfg: RunConfig, layout: GanLayout): TrainingSt
 
 /**
  * One optimizer update of `net` with aggregated gradients, at training step
- * `step` (1-based; sets the learning-rate schedule). Bumps the net's version;
+ * `step` (1-based; sets the learning-rate schedule). `lrMultiplier` discounts a
+ * stale async update (Adam divides out any scale on the gradient itself, so the
+ * discount must act on the step size). Bumps the net's version;
  * a G-update also advances the EMA and completes the step.
  */
-export function applyGradients(state: TrainingState, cfg: RunConfig, net: Net, grads: NamedWeights, step: number): void {
-  const lr = (net === 'G' ? cfg.lrG : cfg.lrD) * lrScale(cfg, step);
+export function applyGradients(state: TrainingState, cfg: RunConfig, net: Net, grads: NamedWeights, step: number, lrMultiplier = 1): void {
+  const lr = (net === 'G' ? cfg.lrG : cfg.lrD) * lrScale(cfg, step) * lrMultiplier;
   adamStep(state.weights[net], grads, state.adam[net], { lr, beta1: cfg.beta1, beta2: cfg.beta2 });
   state.versions[net]++;
   if (net === 'G') {

@@ -29,6 +29,10 @@ export const ErrorCodes = {
   INTERNAL: 'DUEL_ERR_INTERNAL',
   HANDSHAKE_TIMEOUT: 'DUEL_ERR_HANDSHAKE_TIMEOUT',
   HEARTBEAT_TIMEOUT: 'DUEL_ERR_HEARTBEAT_TIMEOUT',
+  /** A shard had no answer when its round closed on a quorum below 1 (reaches the strategy as a failure). */
+  TASK_TIMEOUT: 'DUEL_ERR_TASK_TIMEOUT',
+  /** The result was fine, but the strategy kept the weights as they are this round. */
+  ROUND_SKIPPED: 'DUEL_ERR_ROUND_SKIPPED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes] | `DUEL_ERR_${string}`;

@@ -40,7 +40,10 @@ import type { Transport } from './transport';
  * worker answers a non-fatal `error` STALE_VERSION whose message starts with
  * `task <taskId>:` and the coordinator's deadline reassigns it. A third task
  * while two are pending gets RATE_LIMITED (non-fatal) the same way, and
- * NaN/Inf gradients NON_FINITE instead of a result.
+ * NaN/Inf gradients NON_FINITE instead of a result. Weights older than ones
+ * received on the same connection are ignored; non-finite weights get an
+ * error NON_FINITE and a close, so the runtime reconnects for a clean copy.
+ * See README.md for the runtime's duties.
  */
 export class WorkerSession {
   readonly counters: WorkerCounters = createCounters();
@@ -207,6 +210,10 @@ export class WorkerSession {
     // A task whose turn came before a drain is in flight: it runs to the end, throttle included.
     if (this.draining) return this.drop(task, 'stopping');
     await this.opts.beforeTask?.(task);
+    // tfjs cpu/wasm kernels run synchronously and data() resolves in microtasks,
+    // so back-to-back tasks would never let the socket be read: a macrotask
+    // turn here lets pending pings be answered between tasks.
+    await new Promise<void>((resolve) => setTimeout(resolve, 0));
     if (!this.live(conn)) return this.drop(task, 'disconnected');
     const why = this.runner.mismatch(task.versions);
     if (why) return this.abstain(task, ErrorCodes.STALE_VERSION, why);

@@ -4,6 +4,7 @@ import { resolveDataset } from '@duel/datasets';
 import { selectNodeBackend } from '@duel/gan-node';
 import { LocalTrainer, evaluateQuality, resolveRunConfig, type StepMetrics } from '@duel/trainer';
 import { parse, num } from '../args';
+import { weightsDigest } from '../digest';
 import { runConfigFlags, runConfigFrom } from '../run-config.flags';
 
 /**
@@ -59,6 +60,7 @@ export async function localCommand(argv: string[]): Promise<number> {
     seed: cfg.seed,
     steps: trainer.state.step,
     versions: trainer.state.versions,
+    weightsDigest: weightsDigest(trainer.state.weights.G, trainer.state.weights.D),
     seconds: Number(seconds.toFixed(2)),
     imgsPerSec: Math.round(samples / seconds),
     final: last,
@@ -67,7 +69,7 @@ export async function localCommand(argv: string[]): Promise<number> {
     config: cfg,
   };
   if (a.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
-  else process.stdout.write(`${formatQuality(summary.quality)}\n`);
+  else process.stdout.write(`${formatQuality(summary.quality as unknown as Record<string, unknown>)}\n`);
   return 0;
 }
 

@@ -1,5 +1,6 @@
 import { evaluateQuality } from '@duel/trainer';
 import { parse, num } from '../args';
+import { weightsDigest } from '../digest';
 import { coordinatorOptionsFrom, coordinatorFlags } from '../coordinator.flags';
 import { runDistributed } from '../distributed-run';
 import { resolveDataset } from '@duel/datasets';
@@ -34,6 +35,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     seed: opts.run.seed,
     steps: svc.state.step,
     versions: svc.state.versions,
+    weightsDigest: weightsDigest(svc.state.weights.G, svc.state.weights.D),
     seconds: Number(run.seconds.toFixed(2)),
     imgsPerSec: svc.recorder.latest.imgsPerSec,
     final: svc.recorder.latest,

@@ -2,7 +2,6 @@ export {
   BACKEND_NAMES,
   isBackendName,
   selectBackend,
-  withTimeout,
   type BackendAttempt,
   type BackendName,
   type BackendRegistrar,
@@ -13,5 +12,5 @@ export {
 } from './select-backend';
 export { BROWSER_AUTO_ORDER, browserDescribers, browserRegistrars, navigatorGpu, type BrowserBackendOptions } from './browser-registrars';
 export { verifyBackend } from './verify-backend';
-export { registerWasmConvKernels, wasmConv2DBackpropFilterConfig } from './wasm-conv2d-backprop-filter';
+export { registerWasmConvKernels } from './wasm-conv2d-backprop-filter';
 export { GAN_BACKWARD_KERNELS, GAN_FORWARD_KERNELS, kernelCoverage, type KernelCoverage } from './kernel-coverage';

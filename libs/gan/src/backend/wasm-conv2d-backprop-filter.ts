@@ -1,4 +1,5 @@
 import { tf } from '../tf';
+import { registerWasmConv2DBackpropInput } from './wasm-conv2d-backprop-input';
 import { disposeInfos, registerKernelOnce, runWasmKernel } from './wasm-kernel-utils';
 
 /**
@@ -107,10 +108,13 @@ export const wasmConv2DBackpropFilterConfig: tf.KernelConfig = {
 };
 
 /**
- * Registers the conv kernels the wasm backend lacks (today: Conv2DBackpropFilter).
- * Idempotent; safe before or after the wasm backend is initialised, and it
- * never replaces a kernel that a later tfjs release ships itself.
+ * Makes conv GANs trainable, and fast, on wasm: adds Conv2DBackpropFilter
+ * (missing in tfjs-backend-wasm 4.22; never replaces one a later release
+ * ships) and swaps the scalar-loop Conv2DBackpropInput for the sub-pixel one
+ * on XNNPACK. Idempotent; safe before or after the wasm backend initialises,
+ * but call it after importing @tensorflow/tfjs-backend-wasm.
  */
 export function registerWasmConvKernels(): void {
   registerKernelOnce(wasmConv2DBackpropFilterConfig);
+  registerWasmConv2DBackpropInput();
 }

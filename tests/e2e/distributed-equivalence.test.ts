@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { runDuel } from '../support/cli';
+
+interface Summary {
+  steps: number;
+  versions: { G: number; D: number };
+  weightsDigest: string;
+  final: { dLoss: number; gLoss: number };
+  quality: { kind: string; n: number };
+}
+
+/**
+ * The distributed trainer is the local reference trainer with a network in
+ * between: with the same seed, N workers over real WebSockets (N coordinator-
+ * side shards) must land on bit-identical weights to `duel local --shards N`.
+ */
+describe('duel train vs duel local (real processes, real WebSockets)', () => {
+  it('2 workers reproduce the local trainer with 2 shards bit for bit', async () => {
+    const common = ['--dataset', 'ring8', '--steps', '12', '--seed', '7', '--batch', '64', '--k', '2', '--backend', 'cpu', '--json'];
+    const dist = await runDuel(['train', '--workers', '2', ...common]);
+    expect(dist.code, dist.stderr.slice(-3000)).toBe(0);
+    const local = await runDuel(['local', '--shards', '2', ...common]);
+    expect(local.code, local.stderr.slice(-3000)).toBe(0);
+    const d = dist.json<Summary>();
+    const l = local.json<Summary>();
+    expect(d.steps).toBe(12);
+    expect(d.versions).toEqual({ G: 12, D: 24 });
+    expect(l.versions).toEqual(d.versions);
+    expect(d.weightsDigest).toBe(l.weightsDigest);
+    expect(d.quality.kind).toBe('2d');
+  });
+});
