@@ -14,7 +14,8 @@ function centres(ds: string) { if (ds === 'ring8') return { c: Array.from({ leng
   const c: number[][] = []; for (const x of [-4, -2, 0, 2, 4]) for (const y of [-4, -2, 0, 2, 4]) c.push([x, y]); return { c, s: 0.05 }; }
 function quality(pts: Float32Array, C: number[][], s: number) { const n = pts.length / 2; const hqc = new Array(C.length).fill(0); let hq = 0;
   for (let i = 0; i < n; i++) { let best = 1e9, bj = 0; C.forEach((c, j) => { const d = Math.hypot(pts[2 * i] - c[0], pts[2 * i + 1] - c[1]); if (d < best) { best = d; bj = j; } }); if (best <= 3 * s) { hq++; hqc[bj]++; } }
-  return { modes: hqc.filter(x => x > 0).length, bal: hqc.filter(x => x >= 0.25 * n / C.length).length, hq: hq / n }; }
+  const hist = [0, 0, 0, 0]; for (let i = 0; i < n; i++) { let best = 1e9; C.forEach(c => { best = Math.min(best, Math.hypot(pts[2 * i] - c[0], pts[2 * i + 1] - c[1])); }); hist[best <= 3 * s ? 0 : best <= 6 * s ? 1 : best <= 20 * s ? 2 : 3]++; }
+  return { modes: hqc.filter(x => x > 0).length, bal: hqc.filter(x => x >= 0.25 * n / C.length).length, hq: hq / n, h: hist.map(x => x / n) }; }
 async function main() {
   const a = Object.fromEntries(process.argv.slice(2).map(s => s.split('='))) as Record<string, string>;
   setWasmPaths(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm')) + '/');
@@ -22,7 +23,7 @@ async function main() {
   const ds = a.ds ?? 'ring8', steps = +(a.steps ?? 2000), B = +(a.b ?? 256), hidden = +(a.h ?? 128), pack = +(a.pack ?? 2), k = +(a.k ?? 1);
   const lrD = +(a.lrd ?? 1e-3), lrG = +(a.lrg ?? 1e-3), ema = +(a.ema ?? 0), seed = +(a.seed ?? 1), mbstd = a.mbstd === '1';
   const decay = a.decay === '1';
-  const spec = mlp2dSpec({ hidden, pack, minibatchStd: mbstd, latentDim: +(a.z ?? 2) });
+  const spec = mlp2dSpec({ hidden, pack, minibatchStd: mbstd, latentDim: +(a.z ?? 2), dataScale: +(a.scale ?? 1) });
   const m = new GanModel(spec);
   const G = initWeights(m.layout.G, seed * 7 + 1), D = initWeights(m.layout.D, seed * 7 + 2);
   const aG = mk(G), aD = mk(D); let E = cloneWeights(G);

@@ -1,3 +1,4 @@
+import { tf } from '@duel/gan';
 import { isDuelError } from '@duel/util';
 import { coordinatorCommand } from './commands/coordinator.command';
 import { localCommand } from './commands/local.command';
@@ -28,6 +29,10 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   worker: workerCommand,
   local: localCommand,
 };
+
+// Production mode: skips tfjs's debug checks and its "install tfjs-node" banner,
+// which would break the one-JSON-line-per-event logs (tfjs-node cannot be installed here).
+tf.env().set('PROD', true);
 
 async function main(): Promise<number> {
   const [cmd, ...rest] = process.argv.slice(2);

@@ -189,6 +189,8 @@ export class CoordinatorService implements OnModuleInit, OnModuleDestroy {
     switch (cmd.type) {
       case 'SendTask': {
         const { task } = cmd;
+        // Task ids end in the attempt number ("3.D0.1.0"): anything but .0 is a reassigned shard.
+        this.metrics.tasksSent.inc({ phase: task.phase, attempt: task.taskId.endsWith('.0') ? 'first' : 'retry' });
         this.conns.send(
           cmd.workerId,
           encodeFrame({

@@ -18,6 +18,7 @@ export class MetricsService {
   readonly workers = new Gauge({ name: 'duel_workers', help: 'Connected workers', labelNames: ['kind', 'backend'], registers: [this.registry] });
   readonly results = new Counter({ name: 'duel_results_total', help: 'Results by status and code', labelNames: ['status', 'code'], registers: [this.registry] });
   readonly rejections = new Counter({ name: 'duel_rejections_total', help: 'Refused frames and results by code', labelNames: ['code'], registers: [this.registry] });
+  readonly tasksSent = new Counter({ name: 'duel_tasks_sent_total', help: 'Tasks sent; attempt="retry" counts shards reassigned after a straggler or a lost worker', labelNames: ['phase', 'attempt'], registers: [this.registry] });
   readonly bytesIn = new Counter({ name: 'duel_bytes_in_total', help: 'WebSocket bytes received', registers: [this.registry] });
   readonly bytesOut = new Counter({ name: 'duel_bytes_out_total', help: 'WebSocket bytes sent', registers: [this.registry] });
   readonly samples = new Counter({ name: 'duel_samples_total', help: 'Samples processed by accepted results', registers: [this.registry] });

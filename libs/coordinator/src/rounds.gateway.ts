@@ -50,8 +50,7 @@ export class RoundsGateway implements OnGatewayConnection, OnGatewayDisconnect {
   onFrame(@ConnectedSocket() ws: WebSocket, @MessageBody() msg: ParsedMessage): void {
     const c = this.conns.get(ws);
     if (!c) return;
-    c.bytesIn += msg.bytes;
-    c.lastSeen = Date.now();
+    this.conns.received(c, msg.bytes);
     if (!msg.ok) return this.fail(c, msg.error);
     try {
       c.phase = admitFrame(c.phase, msg.frame.t, 'worker');

@@ -1,6 +1,7 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { WebSocket } from 'ws';
 import type { SessionPhase, WorkerKind } from '@duel/protocol';
+import { MetricsService } from './metrics.service';
 
 /** One socket's bookkeeping. Only the gateway and this repository touch sockets. */
 export interface Connection {
@@ -33,6 +34,15 @@ export const SLOW_SOCKET_BYTES = 64 * 1024 * 1024;
 export class WorkerConnections {
   private readonly bySocket = new Map<WebSocket, Connection>();
   private readonly byWorker = new Map<string, Connection>();
+
+  constructor(@Inject(MetricsService) private readonly metrics: MetricsService) {}
+
+  /** Counts inbound bytes for a connection (the gateway calls this per frame). */
+  received(c: Connection, bytes: number): void {
+    c.bytesIn += bytes;
+    c.lastSeen = Date.now();
+    this.metrics.bytesIn.inc(bytes);
+  }
 
   add(ws: WebSocket, remote: string, now: number): Connection {
     const c: Connection = {
@@ -87,6 +97,7 @@ export class WorkerConnections {
     if (c.ws.readyState !== c.ws.OPEN) return false;
     c.ws.send(bytes, { binary: true, compress: false });
     c.bytesOut += bytes.byteLength;
+    this.metrics.bytesOut.inc(bytes.byteLength);
     return true;
   }
 

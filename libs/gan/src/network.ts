@@ -49,6 +49,9 @@ export function forwardNet(spec: NetSpec, params: readonly tf.Tensor[], x: tf.Te
       case 'tanh':
         h = tf.tanh(h);
         break;
+      case 'scale':
+        h = tf.mul(h, layer.factor);
+        break;
       case 'minibatchStd':
         h = minibatchStd(h as tf.Tensor2D);
         break;

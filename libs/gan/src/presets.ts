@@ -9,6 +9,8 @@ export interface PresetOptions {
   latentDim?: number;
   /** Hidden width (mlp2d only). */
   hidden?: number;
+  /** mlp2d: the data's std per axis; D sees x / dataScale and G outputs dataScale × its last layer. */
+  dataScale?: number;
 }
 
 /**
@@ -21,7 +23,9 @@ export function mlp2dSpec(o: PresetOptions = {}): GanSpec {
   const pack = o.pack ?? 2;
   const h = o.hidden ?? 128;
   const latentDim = o.latentDim ?? 2;
-  const dLayers: LayerSpec[] = [{ type: 'dense', units: h }, { type: 'leakyRelu', alpha: 0.2 }];
+  const scale = o.dataScale ?? 1;
+  const dLayers: LayerSpec[] = scale === 1 ? [] : [{ type: 'scale', factor: 1 / scale }];
+  dLayers.push({ type: 'dense', units: h }, { type: 'leakyRelu', alpha: 0.2 });
   if (o.minibatchStd) dLayers.push({ type: 'minibatchStd' });
   dLayers.push({ type: 'dense', units: h }, { type: 'leakyRelu', alpha: 0.2 }, { type: 'dense', units: 1 });
   return {
@@ -39,6 +43,7 @@ export function mlp2dSpec(o: PresetOptions = {}): GanSpec {
         { type: 'dense', units: h },
         { type: 'relu' },
         { type: 'dense', units: 2 },
+        ...(scale === 1 ? [] : [{ type: 'scale' as const, factor: scale }]),
       ],
     },
     discriminator: { input: packedShape([2], pack), layers: dLayers },

@@ -17,6 +17,12 @@ export type LayerSpec =
   | { type: 'leakyRelu'; alpha: number }
   | { type: 'tanh' }
   /**
+   * Multiplies by a constant. mlp2d puts x/s first in D and ×s last in G, so
+   * the nets work on standardised data (s = the data's std per axis) whatever
+   * the dataset's extent: grid25 spans ±4, ring8 ±1.
+   */
+  | { type: 'scale'; factor: number }
+  /**
    * Minibatch standard deviation (Karras et al. 2018, "Progressive Growing of
    * GANs", §3): appends the mean over features of the per-feature std across the
    * batch as one extra feature, so D can see a lack of variety (mode collapse).
@@ -124,6 +130,9 @@ export function inferNet(spec: NetSpec, prefix: Net): Shaped {
         break;
       case 'leakyRelu':
         if (typeof layer.alpha !== 'number' || !(layer.alpha >= 0 && layer.alpha < 1)) bad(`${name}: alpha must be in [0, 1)`);
+        break;
+      case 'scale':
+        if (typeof layer.factor !== 'number' || !Number.isFinite(layer.factor) || layer.factor === 0) bad(`${name}: scale factor must be finite and non-zero`);
         break;
       case 'relu':
       case 'tanh':

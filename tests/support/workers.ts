@@ -1,0 +1,1 @@
+export { spawnWorkers, stopAll, type LocalWorkers } from '../../apps/cli/src/distributed-run';
