@@ -44,6 +44,9 @@ export const ERROR_POLICIES: Readonly<Record<string, ErrorPolicy>> = Object.free
   [ErrorCodes.STALE_VERSION]: { close: null, ack: 'rejected', summary: 'The result was computed at weights older than the run accepts (sync: not current; async: older than current − staleness).' },
   [ErrorCodes.UNKNOWN_TASK]: { close: null, ack: 'rejected', summary: 'No open task has this taskId for this worker (expired, reassigned or never issued).' },
   [ErrorCodes.DUPLICATE]: { close: null, ack: 'duplicate', summary: 'A result for this (workerId, taskId) was already applied; it is not applied again.' },
+  [ErrorCodes.OUTLIER]: { close: null, ack: 'rejected', summary: 'A robust strategy (e.g. Krum) left this update out of the aggregate.' },
+  [ErrorCodes.ROUND_SKIPPED]: { close: null, ack: 'rejected', summary: 'The result was valid, but the strategy kept the weights as they are this round.' },
+  [ErrorCodes.TASK_TIMEOUT]: { close: null, summary: 'A shard had no answer when its round closed on a quorum below 1; it reached the strategy as a failure.' },
   [ErrorCodes.NON_FINITE]: { close: null, ack: 'rejected', summary: 'A tensor holds NaN or ±Infinity; the update is dropped, the worker may go on.' },
 });
 
