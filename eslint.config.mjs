@@ -35,7 +35,7 @@ export default [
   },
   {
     files: ['libs/**/*.ts'],
-    ignores: ['libs/*-node/**', 'libs/trainer/**', 'libs/store/**', '**/*.spec.ts'],
+    ignores: ['libs/*-node/**', 'libs/coordinator/**', 'libs/store/**', '**/*.spec.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -2,6 +2,7 @@ import { Controller, Get, Header, HttpException, Inject, Query } from '@nestjs/c
 import { ErrorCodes } from '@duel/util';
 import { CoordinatorService } from './coordinator.service';
 import { MetricsService } from './metrics.service';
+import { STATUS_PAGE } from './status-page';
 
 const MAX_SAMPLES = 10_000;
 
@@ -12,6 +13,12 @@ export class ApiController {
     @Inject(CoordinatorService) private readonly svc: CoordinatorService,
     @Inject(MetricsService) private readonly metrics: MetricsService,
   ) {}
+
+  @Get()
+  @Header('Content-Type', 'text/html; charset=utf-8')
+  index(): string {
+    return STATUS_PAGE;
+  }
 
   @Get('api/status')
   status() {

@@ -1,0 +1,124 @@
+/**
+ * Figure 1 (P5): ms per training step (one D-gradient + one G-gradient, each
+ * read back to the CPU as a worker must) for every Node backend × model preset,
+ * on random data in [-1, 1] (the cost does not depend on the pixels).
+ */
+import { discriminatorGradients, GanModel, generatorGradients, initWeights, resolveModel, tf, type ConcreteBackendName } from '@duel/gan';
+import { releaseNodeWebGpu, selectNodeBackend } from '@duel/gan-node';
+import { Rng } from '@duel/util';
+import { caption, fmt, log, median, table, type Machine, type Section } from './common';
+
+export interface BackendCell {
+  backend: string;
+  model: string;
+  batch: number;
+  /** Median ms per step, or NaN when not measured. */
+  ms: number;
+  steps: number;
+  note: string;
+}
+
+export interface BackendsResult {
+  section: Section;
+  cells: BackendCell[];
+}
+
+interface Plan {
+  model: 'mlp2d' | 'mlp' | 'dcgan';
+  batch: number;
+}
+
+const PLANS: Plan[] = [
+  { model: 'mlp2d', batch: 256 },
+  { model: 'mlp', batch: 64 },
+  { model: 'dcgan', batch: 64 },
+];
+const BACKENDS: ConcreteBackendName[] = ['cpu', 'wasm', 'webgpu', 'tensorflow'];
+const WARMUP = 2;
+
+/** Timed steps per cell: few where a step takes seconds (cpu mlp, and cpu dcgan whose Conv2DBackpropFilter is slow). */
+function timedSteps(backend: string, model: string, quick: boolean): { warmup: number; steps: number } {
+  if (backend === 'cpu' && model === 'dcgan') return { warmup: quick ? 0 : 1, steps: 1 };
+  if (model === 'mlp2d') return { warmup: WARMUP, steps: quick ? 5 : 20 };
+  if (backend === 'cpu') return { warmup: quick ? 1 : WARMUP, steps: quick ? 2 : 5 };
+  return { warmup: WARMUP, steps: quick ? 3 : 10 };
+}
+
+/** Median ms of one D-gradient + one G-gradient at `batch`, after `warmup` untimed steps. */
+export async function timeSteps(modelName: string, batch: number, warmup: number, steps: number): Promise<number[]> {
+  const spec = resolveModel(modelName);
+  const model = new GanModel(spec);
+  const layout = model.layout;
+  model.setWeights('G', initWeights(layout.G, 1));
+  model.setWeights('D', initWeights(layout.D, 2));
+  const per = spec.dataShape.reduce((a, b) => a * b, 1);
+  const rng = new Rng(3);
+  const real = Float32Array.from({ length: batch * per }, () => 2 * rng.uniform() - 1);
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < warmup + steps; i++) {
+      const t0 = performance.now();
+      await discriminatorGradients(model, real, 100 + i);
+      await generatorGradients(model, batch, 200 + i);
+      if (i >= warmup) times.push(performance.now() - t0);
+    }
+  } finally {
+    model.dispose();
+  }
+  return times;
+}
+
+export async function backendsFigure(m: Machine, quick: boolean): Promise<BackendsResult> {
+  const cells: BackendCell[] = [];
+  for (const name of BACKENDS) {
+    // webgpu asks Dawn for an adapter; without a GPU or lavapipe there is none.
+    const sel = await selectNodeBackend(name, { adapterTimeoutMs: 10_000 }).catch((e: Error) => e);
+    if (sel instanceof Error) {
+      const why = sel.message.replace(/\s+/g, ' ').replace(/\|/g, '/').slice(0, 160);
+      log(`backend ${name}: unavailable (${why})`);
+      for (const p of PLANS) cells.push({ backend: name, model: p.model, batch: p.batch, ms: Number.NaN, steps: 0, note: `unavailable: ${why}` });
+      continue;
+    }
+    for (const p of PLANS) {
+      const { warmup, steps } = timedSteps(name, p.model, quick);
+      const times = await timeSteps(p.model, p.batch, warmup, steps);
+      const ms = median(times);
+      log(`backend ${name} ${p.model} b${p.batch}: ${fmt(ms)} ms/step (${times.map((t) => t.toFixed(0)).join(', ')})`);
+      cells.push({ backend: name, model: p.model, batch: p.batch, ms, steps, note: `${sel.device}; ${warmup} warm-up, ${steps} timed` });
+    }
+    if (name === 'webgpu') releaseNodeWebGpu();
+  }
+  tf.engine().reset();
+  return { cells, section: render(m, cells, quick) };
+}
+
+/** Samples one step processes: 2B through D (real + fake) and B through G and D in the G-step. */
+export const samplesPerStep = (batch: number) => 3 * batch;
+
+function render(m: Machine, cells: BackendCell[], quick: boolean): Section {
+  const rows = cells.map((c) => [
+    c.backend,
+    c.model,
+    c.batch,
+    fmt(c.ms, 0),
+    Number.isFinite(c.ms) ? fmt((samplesPerStep(c.batch) * 1000) / c.ms, 0) : 'n/a',
+    c.note,
+  ]);
+  const wasm = (model: string) => cells.find((c) => c.backend === 'wasm' && c.model === model)?.ms ?? Number.NaN;
+  const cpu = (model: string) => cells.find((c) => c.backend === 'cpu' && c.model === model)?.ms ?? Number.NaN;
+  const ratios = ['mlp2d', 'mlp', 'dcgan']
+    .map((model) => `${model} ${fmt(cpu(model) / wasm(model), 1)}×`)
+    .join(', ');
+  const markdown = [
+    'One step = one D-gradient (real + fake batch) + one G-gradient, each read back to the CPU as a worker does;',
+    'img/s counts the 3B samples a step pushes through the nets. Median of the timed steps after the warm-up;',
+    `random data in [-1, 1]; weights from initWeights.${quick ? ' **--quick run: few steps per cell.**' : ''}`,
+    '',
+    table(['backend', 'model', 'batch', 'ms / step (median)', 'img/s', 'device / notes'], rows),
+    '',
+    `wasm speed-up over cpu, same run: ${ratios}.`,
+    '',
+    caption(m),
+  ].join('\n');
+  return { title: '1. Backends (P5): ms per step', markdown, summary: `backends: ${ratios} (cpu/wasm)` };
+}

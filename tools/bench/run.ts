@@ -1,0 +1,85 @@
+/**
+ * `npm run bench [-- --quick] [-- --only 1,3]`: measures duel and writes
+ * BENCHMARKS.md (the whole file, every run).
+ *
+ * The machine is small and shared, so no absolute number here is a claim on
+ * its own: every claim is a ratio of two things measured side by side in the
+ * same run, and every table names the machine, the date and the commit.
+ */
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { backendsFigure, type BackendCell } from './fig-backends';
+import { mnistFigure } from './fig-mnist';
+import { ingestFigures } from './fig-ingest';
+import { overheadFigure, scalingFigure } from './fig-distributed';
+import { log, machine, ROOT, type Section } from './common';
+
+interface Flags {
+  quick: boolean;
+  only: Set<number> | null;
+  out: string;
+}
+
+function flags(argv: string[]): Flags {
+  const f: Flags = { quick: false, only: null, out: resolve(ROOT, 'BENCHMARKS.md') };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--quick') f.quick = true;
+    else if (a === '--only') f.only = new Set(argv[++i].split(',').map(Number));
+    else if (a === '--out') f.out = resolve(argv[++i]);
+    else throw new Error(`bench: unknown flag ${a} (use --quick, --only 1,2,..., --out FILE)`);
+  }
+  return f;
+}
+
+function intro(quick: boolean, started: number): string {
+  const mins = ((performance.now() - started) / 60_000).toFixed(1);
+  return [
+    '# duel benchmarks',
+    '',
+    'Written by `npm run bench` (the whole file is overwritten each run; it took ' + `${mins} min${quick ? ', **--quick**: shrunk figures, for checking the bench itself, not for quoting' : ''}).`,
+    'Reproduce with `npm run bench` (about 20 minutes on 2 cores) or `npm run bench -- --quick` (about 2 minutes);',
+    '`-- --only 1,3` runs some figures. The code is in tools/bench/.',
+    '',
+    'The machine these numbers come from is small and shared with other work, so absolute numbers move',
+    'from run to run. Every claim below is a **ratio of two things measured side by side in the same run**;',
+    'each table names the machine, the date and the git commit.',
+    '',
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const f = flags(process.argv.slice(2));
+  const started = performance.now();
+  const m = machine();
+  const want = (n: number) => !f.only || f.only.has(n);
+  const sections: Section[] = [];
+  const failed = (n: number, title: string, e: unknown): Section => {
+    log(`figure ${n} failed: ${(e as Error).stack ?? String(e)}`);
+    return { title, markdown: `Not measured: the figure failed with \`${String((e as Error).message ?? e).split('\n')[0]}\`.`, summary: `figure ${n} FAILED` };
+  };
+  let cells: BackendCell[] = [];
+  const figures: [number, string, () => Promise<Section | Section[]>][] = [
+    [1, '1. Backends', async () => ((r) => ((cells = r.cells), r.section))(await backendsFigure(m, f.quick))],
+    [2, '2. MNIST', () => mnistFigure(m, f.quick, cells)],
+    [3, '3. Ingest and 6. Memory', () => ingestFigures(m, f.quick)],
+    [4, '4. Overhead', () => overheadFigure(m, f.quick)],
+    [5, '5. Scaling', () => scalingFigure(m, f.quick)],
+  ];
+  for (const [n, title, run] of figures) {
+    if (!want(n)) continue;
+    log(`figure ${n}: ${title}`);
+    const t0 = performance.now();
+    const out = await run().catch((e) => failed(n, title, e));
+    sections.push(...(Array.isArray(out) ? out : [out]));
+    log(`figure ${n} took ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  }
+  // Memory is measured with the ingest load but reads better last.
+  sections.sort((a, b) => parseInt(a.title) - parseInt(b.title));
+  const md = [intro(f.quick, started), ...sections.map((s) => `## ${s.title}\n\n${s.markdown}\n`)].join('\n');
+  writeFileSync(f.out, md);
+  process.stdout.write(`\nwrote ${f.out}\n${sections.map((s) => `  ${s.summary}`).join('\n')}\n`);
+  process.exit(0);
+}
+
+void main();
