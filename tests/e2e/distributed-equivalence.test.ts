@@ -16,7 +16,7 @@ interface Summary {
  */
 describe('duel train vs duel local (real processes, real WebSockets)', () => {
   it('1 worker in sync mode reaches the same weights as duel local after 50 steps', async () => {
-    const common = ['--dataset', 'ring8', '--steps', '50', '--seed', '11', '--batch', '32', '--backend', 'cpu', '--json'];
+    const common = ['--dataset', 'ring8', '--steps', '50', '--seed', '11', '--batch', '32', '--backend', 'wasm', '--json'];
     const dist = await runDuel(['train', '--workers', '1', ...common]);
     expect(dist.code, dist.stderr.slice(-3000)).toBe(0);
     const local = await runDuel(['local', ...common]);
@@ -25,10 +25,10 @@ describe('duel train vs duel local (real processes, real WebSockets)', () => {
     expect(d.versions).toEqual({ G: 50, D: 50 });
     // Bit-identical (so certainly within 1e-5): same tasks, same kernels, same Adam.
     expect(d.weightsDigest).toBe(local.json<Summary>().weightsDigest);
-  });
+  }, 400_000);
 
   it('2 workers reproduce the local trainer with 2 shards bit for bit', async () => {
-    const common = ['--dataset', 'ring8', '--steps', '12', '--seed', '7', '--batch', '64', '--k', '2', '--backend', 'cpu', '--json'];
+    const common = ['--dataset', 'ring8', '--steps', '12', '--seed', '7', '--batch', '64', '--k', '2', '--backend', 'wasm', '--json'];
     const dist = await runDuel(['train', '--workers', '2', ...common]);
     expect(dist.code, dist.stderr.slice(-3000)).toBe(0);
     const local = await runDuel(['local', '--shards', '2', ...common]);
@@ -40,5 +40,5 @@ describe('duel train vs duel local (real processes, real WebSockets)', () => {
     expect(l.versions).toEqual(d.versions);
     expect(d.weightsDigest).toBe(l.weightsDigest);
     expect(d.quality.kind).toBe('2d');
-  });
+  }, 400_000);
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { runDuel } from '../support/cli';
+import { GRID25_STEPS, RING8_STEPS } from './steps';
 
 /**
  * Mode coverage and sample quality on PacGAN's synthetic benchmarks, trained
@@ -9,8 +10,6 @@ import { runDuel } from '../support/cli';
  * PacGAN4 7.8 / 95.9% and 24.8 / 93.6%. We require 8/8 with hq ≥ 0.97 on
  * every seed, and 25/25 with hq ≥ 0.95.
  */
-export const RING8_STEPS = 6000;
-export const GRID25_STEPS = 8000;
 
 interface Quality {
   modes: number;

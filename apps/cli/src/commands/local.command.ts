@@ -35,6 +35,7 @@ export async function localCommand(argv: string[]): Promise<number> {
   let samples = 0;
   let last: StepMetrics | null = null;
   const history: unknown[] = [];
+  if (evalEvery > 0) history.push({ step: 0, ...(await evaluateQuality(trainer, dataset)) });
   while (!trainer.done) {
     last = await trainer.step();
     samples += last.samples;
