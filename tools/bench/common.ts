@@ -5,7 +5,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 
 export const ROOT = resolve(__dirname, '../..');
@@ -37,9 +37,12 @@ export function machine(): Machine {
   };
 }
 
-/** The caption under every table: the numbers mean nothing without it. */
+/**
+ * The caption under every table: the numbers mean nothing without it. The load
+ * average (read when the figure ends) says how much of the machine other work had.
+ */
 export function caption(m: Machine): string {
-  return `_${m.cpu}, ${m.cores} cores, Node ${m.node}, ${m.date}, commit ${m.commit}._`;
+  return `_${m.cpu}, ${m.cores} cores, Node ${m.node}, ${m.date}, commit ${m.commit}; 1-min load average ${loadavg()[0].toFixed(1)} at the end of this figure._`;
 }
 
 export function table(head: string[], rows: (string | number)[][]): string {

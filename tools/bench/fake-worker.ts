@@ -3,6 +3,7 @@
  *
  *   node --import tsx tools/bench/fake-worker.ts duel ws://127.0.0.1:PORT/ws
  *   node --import tsx tools/bench/fake-worker.ts raw  ws://127.0.0.1:PORT/ws MODEL
+ *   (raw also serves the echo server, which answers with a large frame and then a small one)
  *
  * duel: hello, then answers every `task` at once with a `result` of zero
  *   gradients in the layout of the task's phase; answers pings; ignores weights.
@@ -76,7 +77,10 @@ function runRaw(ws: WebSocket): void {
     n++;
   };
   ws.on('open', next);
-  ws.on('message', next);
+  // The echo server sends a frame the size of the result first (as the coordinator broadcasts weights); the small one means "go on".
+  ws.on('message', (data: Buffer) => {
+    if (data.byteLength < 1024) next();
+  });
 }
 
 const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 256 * 1024 * 1024 });

@@ -1,12 +1,15 @@
 /**
  * One side of figure 3 in its own process, so its RSS is the server's alone:
  *
- *   node --import tsx tools/bench/ingest-server.ts duel|raw WORKERS WARMUP_S WINDOW_S [--profile]
+ *   node --import tsx tools/bench/ingest-server.ts duel|raw|echo WORKERS WARMUP_S WINDOW_S [--profile]
  *
  * duel: the real coordinator (startCoordinator, sync mode, `mlp` on MNIST, one
  *   shard per worker) fed by WORKERS fake-worker.ts processes.
  * raw:  a bare `ws` server that answers every frame with one small frame, fed
  *   by the same fake-worker.ts processes in raw mode.
+ * echo: raw, but each answer is first a frame as large as the one received
+ *   (the coordinator broadcasts new weights of that size after each update),
+ *   then the small one: the transport floor of the coordinator's pattern.
  *
  * After WARMUP_S it counts the bytes received over WINDOW_S and samples RSS
  * every 100 ms; the last stdout line is a JSON IngestReport. --profile also
@@ -23,7 +26,7 @@ import { cpuSecondsOf, sleep, spawnTs, stop } from './common';
 import { startProfile, type ProfileSummary } from './profile';
 
 export interface IngestReport {
-  mode: 'duel' | 'raw';
+  mode: Mode;
   workers: number;
   windowS: number;
   /** Bytes received per second over the window, in MB (10^6). */
@@ -44,11 +47,13 @@ export interface IngestReport {
   profile?: ProfileSummary;
 }
 
-const [mode, workersArg, warmupArg, windowArg, ...rest] = process.argv.slice(2);
+type Mode = 'duel' | 'raw' | 'echo';
+const [modeArg, workersArg, warmupArg, windowArg, ...rest] = process.argv.slice(2);
 const N = Number(workersArg);
 const WARMUP_S = Number(warmupArg);
 const WINDOW_S = Number(windowArg);
 const PROFILE = rest.includes('--profile');
+const mode = modeArg as Mode;
 const MB = 1e6;
 
 const run = resolveRunConfig({ dataset: 'mnist', model: 'mlp', steps: 1_000_000, seed: 1 });
@@ -81,15 +86,17 @@ async function startDuel(): Promise<{ url: string; read: () => Promise<Counters>
   return { url: c.wsUrl, read, close: () => c.close() };
 }
 
-async function startRaw(): Promise<{ url: string; read: () => Promise<Counters>; close: () => Promise<void> }> {
+async function startRaw(echo: boolean): Promise<{ url: string; read: () => Promise<Counters>; close: () => Promise<void> }> {
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, path: '/ws', perMessageDeflate: false, maxPayload: maxPayloadFor(layout) });
   await new Promise<void>((r) => wss.once('listening', r));
   const reply = encodeFrame({ t: 'ack', taskId: '0.D0.0.0', status: 'applied' });
   const n: Counters = { bytes: 0, frames: 0, updates: 0, notApplied: 0 };
+  const big = Buffer.alloc(maxPayloadFor(layout));
   wss.on('connection', (ws) =>
     ws.on('message', (data: Buffer) => {
       n.bytes += data.byteLength;
       n.frames++;
+      if (echo) ws.send(big.subarray(0, data.byteLength), { binary: true, compress: false });
       ws.send(reply, { binary: true, compress: false });
     }),
   );
@@ -98,12 +105,18 @@ async function startRaw(): Promise<{ url: string; read: () => Promise<Counters>;
 }
 
 async function main(): Promise<void> {
-  if (mode !== 'duel' && mode !== 'raw') throw new Error(`ingest-server: mode must be duel or raw, got ${mode}`);
-  const server = mode === 'duel' ? await startDuel() : await startRaw();
+  if (!['duel', 'raw', 'echo'].includes(mode)) throw new Error(`ingest-server: mode must be duel, raw or echo, got ${mode}`);
+  const server = mode === 'duel' ? await startDuel() : await startRaw(mode === 'echo');
   await sleep(500);
   const rssIdleMB = rss();
   const clients = Array.from({ length: N }, () => spawnTs('fake-worker.ts', mode === 'duel' ? ['duel', server.url] : ['raw', server.url, run.model], { stdio: 'ignore' }));
   for (const p of clients) p.stderr!.setEncoding('utf8').on('data', (s: string) => process.stderr.write(s));
+  // Client start-up (tsx, imports) takes seconds on a busy machine: the warm-up starts once frames flow.
+  const deadline = Date.now() + 180_000;
+  while ((await server.read()).frames < 3 * N) {
+    if (Date.now() > deadline) throw new Error('ingest-server: the clients sent nothing within 180 s');
+    await sleep(200);
+  }
   await sleep(WARMUP_S * 1000);
 
   const rssSamples: number[] = [];

@@ -17,7 +17,6 @@ export interface ProfileSummary {
 interface CallFrame {
   functionName: string;
   url: string;
-  lineNumber: number;
 }
 interface ProfileNode {
   id: number;
@@ -73,7 +72,8 @@ export function summarise(p: CpuProfile): ProfileSummary {
     stageUs.set(stage, (stageUs.get(stage) ?? 0) + dt);
     if (stage !== 'idle') {
       const file = f.url.split('/').slice(-1)[0] || 'native';
-      const key = `${f.functionName || '(anonymous)'} (${file}${f.url ? `:${f.lineNumber + 1}` : ''})`;
+      // Line numbers are tsx's output, not the source's, so only the file is named.
+      const key = `${f.functionName || '(anonymous)'} (${file})`;
       fnUs.set(key, (fnUs.get(key) ?? 0) + dt);
     }
   }

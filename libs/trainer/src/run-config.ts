@@ -41,7 +41,7 @@ type Defaults = Omit<RunConfig, 'dataset' | 'seed' | 'steps'> & { steps: number 
 
 const TWO_D: Defaults = {
   model: 'mlp2d',
-  steps: 4000,
+  steps: 8000,
   k: 1,
   batchSize: 256,
   loss: 'nonsaturating',

@@ -1,0 +1,186 @@
+/**
+ * Figures 4 (overhead) and 5 (scaling): distributed step rate against the
+ * local reference trainer, and throughput with 1, 2 and 4 workers.
+ *
+ * Start-up is excluded on both sides. `duel train`'s JSON `seconds` runs from
+ * the coordinator's start, so it includes spawning the workers (tsx, the tfjs
+ * import, wasm compilation): seconds on this machine. So the coordinator runs
+ * in this process, real `duel worker` processes join it, and the clock runs
+ * from the first completed step to the last (G-updates, read off the service's
+ * recorder). The local side runs LocalTrainer in this process, timed the same
+ * way: from the end of step 1 to the end of the last step.
+ */
+import { startCoordinator, defaultCoordinatorOptions } from '@duel/coordinator';
+import { LocalTrainer, resolveRunConfig, type RunConfig } from '@duel/trainer';
+import { selectNodeBackend } from '@duel/gan-node';
+import { loadDataset } from '@duel/datasets-node';
+import { loadavg } from 'node:os';
+import { caption, cpuSecondsOf, fmt, log, median, spawnDuel, stop, table, type Machine, type Section } from './common';
+
+const BACKEND = 'wasm';
+/** Samples a step pushes through the nets with k = 1: 2B in the D-update (real + fake), B in the G-update. */
+const samplesPerStep = (cfg: RunConfig) => (2 * cfg.k + 1) * cfg.batchSize;
+
+interface Timed {
+  /** Steps per second from the end of the first timed step to the end of the last. */
+  stepsPerSec: number;
+  steps: number;
+  /** Cores busy over the timed window (CPU s per wall s): this process, and the workers. */
+  mainCpu: number;
+  workersCpu: number;
+}
+
+function config(steps: number): RunConfig {
+  return resolveRunConfig({ dataset: 'ring8', model: 'mlp2d', batchSize: 256, steps, seed: 1 });
+}
+
+async function timeLocal(cfg: RunConfig): Promise<Timed> {
+  await selectNodeBackend(BACKEND);
+  const trainer = new LocalTrainer(cfg, await loadDataset(cfg.dataset));
+  await trainer.step();
+  const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  while (!trainer.done) await trainer.step();
+  const secs = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  trainer.dispose();
+  return { stepsPerSec: (cfg.steps - 1) / secs, steps: cfg.steps - 1, mainCpu: (cpu.user + cpu.system) / 1e6 / secs, workersCpu: 0 };
+}
+
+/**
+ * An in-process coordinator (sync, `workers` fixed shards, as `duel train` runs)
+ * and `workers` real `duel worker` processes. Timing starts at the first step
+ * completed after every worker joined.
+ */
+async function timeDistributed(cfg: RunConfig, workers: number): Promise<Timed> {
+  const c = await startCoordinator(defaultCoordinatorOptions(cfg, { port: 0, shards: workers }));
+  const svc = c.service;
+  const stamps: { step: number; t: number; joined: number; cpu: number; wcpu: number }[] = [];
+  const procs = Array.from({ length: workers }, () => spawnDuel(['worker', '--coordinator', c.wsUrl, '--backend', BACKEND]));
+  const tails = procs.map(() => [] as string[]);
+  procs.forEach((p, i) => p.stderr!.setEncoding('utf8').on('data', (s: string) => tails[i].push(...s.split('\n').slice(-5))));
+  const workersCpu = () => procs.reduce((s, p) => s + cpuSecondsOf(p.pid), 0);
+  const rec = svc.recorder;
+  const record = rec.step.bind(rec);
+  let last = 0;
+  // The recorder hears of every applied update; a new step number means a G-update completed a step.
+  rec.step = (step: number) => {
+    if (step !== last) {
+      last = step;
+      const u = process.cpuUsage();
+      const joined = svc.workerStats().filter((w) => w.connected).length;
+      stamps.push({ step, t: performance.now(), joined, cpu: (u.user + u.system) / 1e6, wcpu: workersCpu() });
+    }
+    record(step);
+  };
+  const died = new Promise<never>((_, fail) =>
+    procs.forEach((p, i) => p.once('exit', (code) => fail(new Error(`duel worker exited (${code}) before the run ended:\n${tails[i].slice(-10).join('\n')}`)))),
+  );
+  try {
+    await Promise.race([svc.whenDone(), died]);
+  } finally {
+    died.catch(() => undefined);
+    await Promise.all(procs.map((p) => stop(p)));
+    await c.close();
+  }
+  const first = stamps.findIndex((s) => s.joined === workers);
+  const a = stamps[first + 1];
+  const b = stamps.at(-1)!;
+  if (first < 0 || !a || b.step - a.step < 5) throw new Error(`too few steps with all ${workers} workers joined (${stamps.length} steps)`);
+  const secs = (b.t - a.t) / 1000;
+  return { stepsPerSec: (b.step - a.step) / secs, steps: b.step - a.step, mainCpu: (b.cpu - a.cpu) / secs, workersCpu: (b.wcpu - a.wcpu) / secs };
+}
+
+export async function overheadFigure(m: Machine, quick: boolean): Promise<Section> {
+  const cfg = config(quick ? 60 : 300);
+  const reps = quick ? 1 : 2;
+  const local: Timed[] = [];
+  const dist: Timed[] = [];
+  // Interleaved (local, distributed, local, distributed) so load drift hits both.
+  for (let r = 0; r < reps; r++) {
+    local.push(await timeLocal(cfg));
+    log(`overhead: local ${fmt(local.at(-1)!.stepsPerSec, 2)} steps/s`);
+    dist.push(await timeDistributed(cfg, 1));
+    log(`overhead: 1 worker ${fmt(dist.at(-1)!.stepsPerSec, 2)} steps/s`);
+  }
+  const ratios = dist.map((d, i) => d.stepsPerSec / local[i].stepsPerSec);
+  const ratio = median(ratios);
+  const row = (name: string, ts: Timed[], r: string) => [
+    name,
+    fmt(median(ts.map((t) => t.stepsPerSec)), 2),
+    fmt(1000 / median(ts.map((t) => t.stepsPerSec)), 1),
+    fmt(median(ts.map((t) => t.stepsPerSec)) * samplesPerStep(cfg), 0),
+    ts[0].steps,
+    fmt(median(ts.map((t) => t.mainCpu + t.workersCpu)), 2),
+    r,
+  ];
+  const markdown = [
+    `\`mlp2d\` on ring8, batch ${cfg.batchSize}, k = ${cfg.k}, ${cfg.steps} steps, backend ${BACKEND} on both sides, seed 1.`,
+    '- **local**: `LocalTrainer` (what `duel local` runs) in the bench process.',
+    '- **distributed**: the coordinator in the bench process (as `duel train` runs it: sync, shards = workers) and one',
+    `  real \`duel worker --backend ${BACKEND}\` process over loopback WebSocket.`,
+    '',
+    "Start-up is excluded: `duel train`'s JSON `seconds` starts before the workers are spawned, so it includes their",
+    'start-up (tsx, tfjs import, wasm compilation), which on this machine is seconds. Both sides are timed from the end',
+    `of their first step to the end of the last. ${reps} interleaved repetition${reps > 1 ? 's' : ''}; medians shown.${quick ? ' **--quick: 60 steps.**' : ''}`,
+    '',
+    table(['trainer', 'steps/s', 'ms / step', 'img/s', 'steps timed', 'cores busy', 'ratio to local'], [
+      row('local (`duel local`)', local, '1'),
+      row('distributed, 1 worker', dist, `**${fmt(ratio, 2)}**${ratios.length > 1 ? ` (${ratios.map((x) => fmt(x, 2)).join(', ')})` : ''}`),
+    ]),
+    '',
+    `Target ≥ 0.9: ${ratio >= 0.9 ? 'met' : 'not met'} (${fmt(ratio, 2)}). Per step the distributed run adds two round trips (task → result, D then G),`,
+    "the codec on both ends, and the weights broadcast after each update; the worker's compute is the same.",
+    '',
+    caption(m),
+  ].join('\n');
+  return { title: '4. (b) Overhead: 1 worker vs the local trainer', markdown, summary: `overhead: distributed/local = ${fmt(ratio, 2)} (target 0.9)` };
+}
+
+export async function scalingFigure(m: Machine, quick: boolean): Promise<Section> {
+  const cfg = config(quick ? 60 : 300);
+  const counts = [1, 2, 4];
+  const res: Timed[] = [];
+  for (const n of counts) {
+    res.push(await timeDistributed(cfg, n));
+    log(`scaling: ${n} worker(s) ${fmt(res.at(-1)!.stepsPerSec * samplesPerStep(cfg), 0)} img/s`);
+  }
+  const ips = res.map((r) => r.stepsPerSec * samplesPerStep(cfg));
+  const rows = counts.map((n, i) => [
+    n,
+    cfg.batchSize / n,
+    fmt(ips[i], 0),
+    fmt(ips[i] / ips[0], 2),
+    fmt(res[i].mainCpu, 2),
+    fmt(res[i].workersCpu, 2),
+    fmt(res[i].mainCpu + res[i].workersCpu, 2),
+  ]);
+  const busiest = Math.max(...res.map((r) => r.mainCpu + r.workersCpu));
+  const markdown = [
+    `Throughput of \`mlp2d\` on ring8 (global batch ${cfg.batchSize}, split into one shard per worker), ${cfg.steps} steps, \`duel worker --backend ${BACKEND}\``,
+    'processes and the coordinator in the bench process; timed from the first step after all workers joined.',
+    'img/s counts 3 × batch samples per step (2B through D, B through G). "Cores busy" is CPU seconds per wall second.',
+    '',
+    table(['workers', 'batch per worker', 'img/s', 'speed-up vs 1', 'coordinator cores', 'workers cores', 'total cores busy'], rows),
+    '',
+    `This machine has ${m.cores} cores. At most ${fmt(busiest, 2)} of them were busy in any row: ${saturation(res, m.cores)}`,
+    `${quick ? '**--quick: 60 steps per row.**' : ''}`,
+    '',
+    caption(m),
+  ].join('\n');
+  return { title: '5. Scaling: 1, 2, 4 workers (mlp2d)', markdown, summary: `scaling img/s 1/2/4 workers: ${ips.map((x) => fmt(x, 0)).join(' / ')}` };
+}
+
+/** Says where the CPUs run out, from the measured cores-busy figures and the machine's load. */
+function saturation(res: Timed[], cores: number): string {
+  const n = [1, 2, 4];
+  const full = res.findIndex((r) => r.mainCpu + r.workersCpu >= 0.85 * cores);
+  if (full >= 0) {
+    return `duel's processes fill the CPUs from ${n[full]} worker${n[full] > 1 ? 's' : ''} on (≥ 85% of ${cores} cores), so more workers than that only split the same CPU time.`;
+  }
+  const load = loadavg()[0];
+  if (load >= cores) {
+    return `duel's processes never got 85% of the ${cores} cores because the machine was already saturated by other work (1-min load average ${load.toFixed(1)}), so these rows measure contention, not scaling.`;
+  }
+  return 'the CPUs did not saturate; the lockstep rounds (a worker waits for the update and the weights broadcast, the coordinator for the slowest shard) bound the rate.';
+}
