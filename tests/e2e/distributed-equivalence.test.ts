@@ -41,4 +41,12 @@ describe('duel train vs duel local (real processes, real WebSockets)', () => {
     expect(d.weightsDigest).toBe(l.weightsDigest);
     expect(d.quality.kind).toBe('2d');
   }, 400_000);
+
+  it('async mode: 2 workers complete the run with every update applied once', async () => {
+    const r = await runDuel(['train', '--mode', 'async', '--workers', '2', '--dataset', 'ring8', '--steps', '20', '--batch', '64', '--staleness', '2', '--backend', 'wasm', '--json']);
+    expect(r.code, r.stderr.slice(-3000)).toBe(0);
+    const s = r.json<Summary>();
+    expect(s.steps).toBe(20);
+    expect(s.versions).toEqual({ G: 20, D: 20 });
+  }, 400_000);
 });

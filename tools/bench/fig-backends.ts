@@ -79,7 +79,7 @@ export async function backendsFigure(m: Machine, quick: boolean): Promise<Backen
     // webgpu asks Dawn for an adapter; without a GPU or lavapipe there is none.
     const sel = await selectNodeBackend(name, { adapterTimeoutMs: 10_000 }).catch((e: Error) => e);
     if (sel instanceof Error) {
-      const why = sel.message.replace(/\s+/g, ' ').replace(/\|/g, '/').slice(0, 160);
+      const why = sel.message.replace(/^.*? is unavailable: /, '').replace(/\s+/g, ' ').replace(/\|/g, '/').slice(0, 160);
       log(`backend ${name}: unavailable (${why})`);
       for (const p of PLANS) cells.push({ backend: name, model: p.model, batch: p.batch, ms: Number.NaN, steps: 0, note: `unavailable: ${why}` });
       continue;
@@ -106,10 +106,12 @@ export async function backendsFigure(m: Machine, quick: boolean): Promise<Backen
 export const samplesPerStep = (batch: number) => 3 * batch;
 
 function render(m: Machine, cells: BackendCell[], quick: boolean): Section {
-  const rows = cells.map((c) => [
+  // An unavailable backend gets one row, not one per model.
+  const shown = cells.filter((c, i) => !c.note.startsWith('unavailable') || cells.findIndex((x) => x.backend === c.backend) === i);
+  const rows = shown.map((c) => [
     c.backend,
-    c.model,
-    c.batch,
+    c.note.startsWith('unavailable') ? 'all' : c.model,
+    c.note.startsWith('unavailable') ? '—' : c.batch,
     fmt(c.ms, 0),
     Number.isFinite(c.ms) ? fmt((samplesPerStep(c.batch) * 1000) / c.ms, 0) : 'n/a',
     c.note,
@@ -119,7 +121,12 @@ function render(m: Machine, cells: BackendCell[], quick: boolean): Section {
     const c = cells.find((x) => x.backend === backend && x.model === model);
     return c ? (samplesPerStep(c.batch) * 1000) / c.ms : Number.NaN;
   };
-  const ratios = ['mlp2d', 'mlp', 'dcgan'].map((model) => `${model} ${fmt(ips('wasm', model) / ips('cpu', model), 1)}×`).join(', ');
+  const ratios = ['mlp2d', 'mlp', 'dcgan']
+    .map((model) => {
+      const r = ips('wasm', model) / ips('cpu', model);
+      return `${model} ${Number.isFinite(r) ? `${fmt(r, 1)}×` : 'n/a'}`;
+    })
+    .join(', ');
   const markdown = [
     'One step = one D-gradient (real + fake batch) + one G-gradient, each read back to the CPU as a worker does;',
     'img/s counts the 3B samples a step pushes through the nets. Median of the timed steps after the warm-up;',

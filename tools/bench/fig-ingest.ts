@@ -24,8 +24,8 @@ interface Plan {
 
 function plan(quick: boolean): Plan {
   return quick
-    ? { workers: [1, 2], modes: ['raw', 'duel'], reps: 1, warmupS: 1, windowS: 3 }
-    : { workers: [1, 2], modes: ['raw', 'duel', 'echo'], reps: 2, warmupS: 3, windowS: 8 };
+    ? { workers: [1, 2], modes: ['raw', 'duel', 'echo'], reps: 1, warmupS: 1, windowS: 3 }
+    : { workers: [1, 2], modes: ['raw', 'duel', 'echo'], reps: 2, warmupS: 3, windowS: 6 };
 }
 
 function runOnce(mode: Mode, workers: number, p: Plan, profile = false): Promise<IngestReport> {
@@ -106,6 +106,15 @@ function ingestSection(m: Machine, p: Plan, runs: IngestReport[], prof: IngestRe
   return { title: '3. (a) Gradient ingest: coordinator vs bare ws', markdown, summary: `ingest ratio: ${verdicts.join('; ')}` };
 }
 
+function bufferutil(): boolean {
+  try {
+    require.resolve('bufferutil');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function profileText(p: ProfileSummary | undefined): string {
   if (!p) return '';
   const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
@@ -115,6 +124,7 @@ function profileText(p: ProfileSummary | undefined): string {
     table(['stage', 'share of busy time'], p.stages.filter((s) => s.share >= 0.005).map((s) => [s.stage, pct(s.share)])),
     '',
     `Hottest functions: ${p.top.map((t) => `\`${t.fn}\` ${pct(t.share)}`).join(', ')}.`,
+    `${bufferutil() ? 'ws unmasks client frames with the native `bufferutil` addon.' : "`_unmask` is ws's JavaScript fallback: the optional native `bufferutil` addon is not installed (it would speed both servers alike)."}`,
     'On a loaded machine the profiler also counts time the thread was runnable but descheduled, so read the shares, not the totals.',
   ].join('\n');
 }
@@ -126,15 +136,17 @@ function memorySection(m: Machine, duel: IngestReport[]): Section {
   const rows = ns.map((n) => {
     const rs = duel.filter((r) => r.workers === n);
     const peak = Math.max(...rs.map((r) => r.rssPeakMB));
-    return [n, fmt(median(rs.map((r) => r.rssIdleMB)), 0), fmt(median(rs.map((r) => r.rssMeanMB)), 0), fmt(peak, 0), fmt(floor, 0), fmt(peak / floor, 1)];
+    const idle = median(rs.map((r) => r.rssIdleMB));
+    return [n, fmt(idle, 0), fmt(median(rs.map((r) => r.rssMeanMB)), 0), fmt(peak, 0), fmt(peak - idle, 0), fmt(floor, 0), fmt(peak / floor, 1)];
   });
   const markdown = [
     `Resident set size of the coordinator process (RSS, MB = 10^6 bytes) in the ingest runs of figure 3: idle after start-up`,
     'but before any worker joined, then sampled every 100 ms over the load window. The floor is what the state',
     `must hold: 4 bytes × ${params.toLocaleString('en-US')} parameters (G + D of \`mlp\`) × 4 (weights, Adam m and v, one gradient buffer).`,
-    'Idle RSS also holds Node, NestJS, tfjs-core (for /api/samples) and the code.',
+    'Idle RSS also holds Node, NestJS, tfjs-core (for /api/samples) and the code; peak − idle is what the ingest load',
+    'adds on top (received frames, decoded gradients, the aggregate, encoded weights broadcasts; one G result is about 6 MB).',
     '',
-    table(['workers', 'RSS idle', 'RSS under load (mean)', 'RSS peak', 'floor', 'peak ÷ floor'], rows),
+    table(['workers', 'RSS idle', 'RSS under load (mean)', 'RSS peak', 'peak − idle', 'floor', 'peak ÷ floor'], rows),
     '',
     caption(m),
   ].join('\n');

@@ -32,7 +32,8 @@ interface CpuProfile {
 const STAGES: [string, (f: CallFrame) => boolean][] = [
   ['idle', (f) => f.functionName === '(idle)'],
   ['garbage collection', (f) => f.functionName === '(garbage collector)'],
-  ['Adam (server optimizer)', (f) => /aggregation\/src\/adam/.test(f.url)],
+  // applyGradients is the optimizer's caller; V8 inlines adamStep into it, so its samples are Adam's.
+  ['Adam (server optimizer)', (f) => /aggregation\/src\/adam|trainer\/src\/training-state/.test(f.url)],
   ['aggregation (strategy, kernels)', (f) => /aggregation\/src/.test(f.url)],
   ['encode (weights broadcast, frames)', (f) => /protocol\/src/.test(f.url) && /encode|write|plan|copy|pack/i.test(f.functionName)],
   ['decode + validate', (f) => /protocol\/src|msgpackr/.test(f.url)],

@@ -38,7 +38,7 @@ function intro(quick: boolean, started: number): string {
     '# duel benchmarks',
     '',
     'Written by `npm run bench` (the whole file is overwritten each run; it took ' + `${mins} min${quick ? ', **--quick**: shrunk figures, for checking the bench itself, not for quoting' : ''}).`,
-    'Reproduce with `npm run bench` (about 20 minutes on 2 cores) or `npm run bench -- --quick` (about 2 minutes);',
+    "Reproduce with `npm run bench` (about 20 minutes on 2 cores) or `npm run bench -- --quick` (2 to 4 minutes, with the machine's load);",
     '`-- --only 1,3` runs some figures. The code is in tools/bench/.',
     '',
     'The machine these numbers come from is small and shared with other work, so absolute numbers move',
@@ -60,7 +60,15 @@ async function main(): Promise<void> {
   };
   let cells: BackendCell[] = [];
   const figures: [number, string, () => Promise<Section | Section[]>][] = [
-    [1, '1. Backends', async () => ((r) => ((cells = r.cells), r.section))(await backendsFigure(m, f.quick))],
+    [
+      1,
+      '1. Backends',
+      async () => {
+        const r = await backendsFigure(m, f.quick);
+        cells = r.cells; // figure 2 trains the faster image model of these
+        return r.section;
+      },
+    ],
     [2, '2. MNIST', () => mnistFigure(m, f.quick, cells)],
     [3, '3. Ingest and 6. Memory', () => ingestFigures(m, f.quick)],
     [4, '4. Overhead', () => overheadFigure(m, f.quick)],
@@ -76,7 +84,8 @@ async function main(): Promise<void> {
   }
   // Memory is measured with the ingest load but reads better last.
   sections.sort((a, b) => parseInt(a.title) - parseInt(b.title));
-  const md = [intro(f.quick, started), ...sections.map((s) => `## ${s.title}\n\n${s.markdown}\n`)].join('\n');
+  const headline = ['## Summary', '', ...sections.map((s) => `- ${s.summary}`), ''].join('\n');
+  const md = [intro(f.quick, started), headline, ...sections.map((s) => `## ${s.title}\n\n${s.markdown}\n`)].join('\n');
   writeFileSync(f.out, md);
   process.stdout.write(`\nwrote ${f.out}\n${sections.map((s) => `  ${s.summary}`).join('\n')}\n`);
   process.exit(0);

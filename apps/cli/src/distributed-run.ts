@@ -81,7 +81,7 @@ export async function runDistributed(
         {
           format: 'train [{bar}] {value}/{total} | D {dLoss} G {gLoss} | D(x) {dReal} D(G(z)) {dFake} | {ips} img/s | {workers} workers',
           stream: process.stderr,
-          hideCursor: true,
+          hideCursor: true, noTTYOutput: true, notTTYSchedule: 10_000,
         },
         Presets.shades_classic,
       );

@@ -27,7 +27,7 @@ export async function localCommand(argv: string[]): Promise<number> {
   process.stderr.write(`duel local: ${cfg.dataset} / ${cfg.model} on ${backend.name} (${backend.reason}), ${cfg.steps} steps, seed ${cfg.seed}\n`);
 
   const bar = new SingleBar(
-    { format: 'train [{bar}] {value}/{total} | D {dLoss} G {gLoss} | D(x) {dReal} D(G(z)) {dFake} | {ips} img/s', stream: process.stderr, hideCursor: true },
+    { format: 'train [{bar}] {value}/{total} | D {dLoss} G {gLoss} | D(x) {dReal} D(G(z)) {dFake} | {ips} img/s', stream: process.stderr, hideCursor: true, noTTYOutput: true, notTTYSchedule: 10_000 },
     Presets.shades_classic,
   );
   bar.start(cfg.steps, 0, { dLoss: '-', gLoss: '-', dReal: '-', dFake: '-', ips: '-' });
