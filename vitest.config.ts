@@ -28,7 +28,10 @@ export default defineConfig({
         test: {
           name: 'quality',
           include: ['tests/quality/**/*.test.ts'],
-          testTimeout: 1_800_000,
+          // Each test trains in child processes; two at a time fill the 2 cores.
+          fileParallelism: false,
+          maxConcurrency: 2,
+          testTimeout: 2_700_000,
           hookTimeout: 600_000,
         },
       },
