@@ -50,7 +50,7 @@ function cellPlan(backend: string, p: Plan, quick: boolean): { batch: number; wa
 }
 
 /** Median ms of one D-gradient + one G-gradient at `batch`, after `warmup` untimed steps. */
-export async function timeSteps(modelName: string, batch: number, warmup: number, steps: number): Promise<number[]> {
+async function timeSteps(modelName: string, batch: number, warmup: number, steps: number): Promise<number[]> {
   const spec = resolveModel(modelName);
   const model = new GanModel(spec);
   const layout = model.layout;
@@ -103,7 +103,7 @@ export async function backendsFigure(m: Machine, quick: boolean): Promise<Backen
 }
 
 /** Samples one step processes: 2B through D (real + fake) and B through G and D in the G-step. */
-export const samplesPerStep = (batch: number) => 3 * batch;
+const samplesPerStep = (batch: number) => 3 * batch;
 
 function render(m: Machine, cells: BackendCell[], quick: boolean): Section {
   // An unavailable backend gets one row, not one per model.
