@@ -3,6 +3,7 @@
  * Markdown tables, medians, and child processes (tsx scripts and the duel CLI)
  * whose last stdout line is a JSON summary.
  */
+import { stopProcess } from '../../apps/cli/src/distributed-run';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -108,15 +109,7 @@ export function lastJsonLine<T>(p: ChildProcess, what: string): Promise<T> {
 
 /** SIGTERM, then SIGKILL after `graceMs`; resolves when the child has exited. */
 export function stop(p: ChildProcess, graceMs = 3000): Promise<void> {
-  return new Promise((done) => {
-    if (p.exitCode !== null || p.signalCode !== null) return done();
-    const kill = setTimeout(() => p.kill('SIGKILL'), graceMs);
-    p.once('exit', () => {
-      clearTimeout(kill);
-      done();
-    });
-    p.kill('SIGTERM');
-  });
+  return stopProcess(p, graceMs);
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -37,22 +37,21 @@ export function spawnWorkers(n: number, wsUrl: string, backend: string, extraEnv
   };
 }
 
-/** SIGTERM (workers say bye), then SIGKILL whatever is left after a grace period. */
+/** SIGTERM (a worker says bye), then SIGKILL after `graceMs`; resolves when the child has exited. */
+export function stopProcess(p: ChildProcess, graceMs = 5000): Promise<void> {
+  return new Promise<void>((done) => {
+    if (p.exitCode !== null || p.signalCode !== null) return done();
+    const kill = setTimeout(() => p.kill('SIGKILL'), graceMs);
+    p.once('exit', () => {
+      clearTimeout(kill);
+      done();
+    });
+    p.kill('SIGTERM');
+  });
+}
+
 export async function stopAll(procs: ChildProcess[], graceMs = 5000): Promise<void> {
-  await Promise.all(
-    procs.map(
-      (p) =>
-        new Promise<void>((done) => {
-          if (p.exitCode !== null || p.signalCode !== null) return done();
-          const kill = setTimeout(() => p.kill('SIGKILL'), graceMs);
-          p.once('exit', () => {
-            clearTimeout(kill);
-            done();
-          });
-          p.kill('SIGTERM');
-        }),
-    ),
-  );
+  await Promise.all(procs.map((p) => stopProcess(p, graceMs)));
 }
 
 export interface DistributedResult {
