@@ -35,5 +35,9 @@ describe('worker loss (real worker processes)', () => {
     expect(retries).toBeGreaterThan(0);
     const alive = svc.workerStats().filter((w) => w.connected);
     expect(alive.length).toBe(2);
+    for (const w of alive) {
+      expect(w.accepted).toBeGreaterThan(0);
+      expect(w.samples).toBeGreaterThan(0);
+    }
   });
 });

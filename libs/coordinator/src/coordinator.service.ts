@@ -136,10 +136,15 @@ export class CoordinatorService implements OnModuleInit, OnModuleDestroy {
     this.handle({ type: 'WorkerJoined', workerId, kind: f.kind, maxBatch: f.capabilities.maxBatch, now: Date.now() });
   }
 
+  /** Samples claimed by results awaiting their ack, so an applied result credits its worker. */
+  private readonly pendingSamples = new Map<string, number>();
+
   result(c: Connection, f: ResultFrame): void {
     if (!c.workerId || f.workerId !== c.workerId) {
       throw new DuelError(ErrorCodes.BAD_FRAME, `result names worker ${f.workerId} on the connection of ${c.workerId}`);
     }
+    if (this.pendingSamples.size > 10_000) this.pendingSamples.clear();
+    this.pendingSamples.set(`${c.workerId}/${f.taskId}`, f.stats.samples);
     this.handle({
       type: 'ResultReceived',
       workerId: c.workerId,
@@ -218,6 +223,9 @@ export class CoordinatorService implements OnModuleInit, OnModuleDestroy {
         this.conns.send(cmd.workerId, encodeFrame({ t: 'ack', taskId: cmd.taskId, status: cmd.status, ...(cmd.code ? { code: cmd.code } : {}) }));
         this.metrics.results.inc({ status: cmd.status, code: cmd.code ?? '' });
         this.recorder.ack(cmd.workerId, cmd.status, cmd.code);
+        const key = `${cmd.workerId}/${cmd.taskId}`;
+        if (cmd.status === 'applied') this.recorder.contributed(cmd.workerId, this.pendingSamples.get(key) ?? 0);
+        this.pendingSamples.delete(key);
         return;
       }
       case 'ApplyUpdate':
