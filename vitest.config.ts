@@ -18,7 +18,7 @@ export default defineConfig({
         resolve: { alias },
         test: {
           name: 'unit',
-          include: ['libs/**/*.spec.ts', 'apps/**/*.spec.ts', 'tests/e2e/**/*.test.ts'],
+          include: ['libs/**/*.spec.ts', 'apps/**/*.spec.ts', 'tests/e2e/**/*.test.ts', 'tests/deploy/**/*.test.ts', 'tests/browser/**/*.test.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
         },
@@ -28,11 +28,25 @@ export default defineConfig({
         test: {
           name: 'quality',
           include: ['tests/quality/**/*.test.ts'],
-          // Each test trains in child processes; two at a time fill the 2 cores.
-          fileParallelism: false,
+          // Each test trains in child processes. Two files at a time, each running up
+          // to two trainings at once: the long ring8 file keeps one core busy while the
+          // other files share the second, so CI's wall time is the CPU work over 2 cores
+          // rather than the sum of every file's tail.
+          fileParallelism: true,
           maxConcurrency: 2,
           testTimeout: 2_700_000,
           hookTimeout: 600_000,
+        },
+      },
+      {
+        resolve: { alias },
+        test: {
+          name: 'chaos',
+          // Fault-tolerance runs with real processes and real Redis: one file at a time.
+          include: ['tests/chaos/**/*.test.ts'],
+          fileParallelism: false,
+          testTimeout: 900_000,
+          hookTimeout: 300_000,
         },
       },
     ],

@@ -24,11 +24,13 @@ export class RawClient {
 
   static async connect(url: string): Promise<RawClient> {
     const ws = new WebSocket(url, { perMessageDeflate: false });
+    // Listen before 'open': frames sent right at connection (a refusal) can arrive in the upgrade's TCP chunk.
+    const client = new RawClient(ws);
     await new Promise<void>((ok, fail) => {
       ws.once('open', () => ok());
       ws.once('error', fail);
     });
-    return new RawClient(ws);
+    return client;
   }
 
   hello(over: Partial<HelloFrame> = {}): void {

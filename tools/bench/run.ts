@@ -6,12 +6,16 @@
  * its own: every claim is a ratio of two things measured side by side in the
  * same run, and every table names the machine, the date and the commit.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { backendsFigure, type BackendCell } from './fig-backends';
 import { mnistFigure } from './fig-mnist';
 import { ingestFigures } from './fig-ingest';
 import { overheadFigure, scalingFigure } from './fig-distributed';
+import { wireFigures } from './fig-wire';
+import { volunteerFigure } from './fig-volunteer';
+import { loadFigure } from './fig-load';
+import { recoveryFigure } from './fig-recovery';
 import { log, machine, ROOT, type Section } from './common';
 
 interface Flags {
@@ -37,7 +41,8 @@ function intro(quick: boolean, started: number): string {
   return [
     '# duel benchmarks',
     '',
-    'Written by `npm run bench` (the whole file is overwritten each run; it took ' + `${mins} min${quick ? ', **--quick**: shrunk figures, for checking the bench itself, not for quoting' : ''}).`,
+    'Written by `npm run bench` (the last run took ' + `${mins} min${quick ? ', **--quick**: shrunk figures, for checking the bench itself, not for quoting' : ''}; with \`--only\`, the figures not run keep their`,
+    'sections from the previous file, each still naming its own date and commit).',
     "Reproduce with `npm run bench` (about 20 minutes on 2 cores) or `npm run bench -- --quick` (2 to 4 minutes, with the machine's load);",
     '`-- --only 1,3` runs some figures. The code is in tools/bench/.',
     '',
@@ -73,6 +78,10 @@ async function main(): Promise<void> {
     [3, '3. Ingest and 6. Memory', () => ingestFigures(m, f.quick)],
     [4, '4. Overhead', () => overheadFigure(m, f.quick)],
     [5, '5. Scaling', () => scalingFigure(m, f.quick)],
+    [7, '7. Wire and 8. Time to quality', () => wireFigures(m, f.quick)],
+    [9, '9. Volunteer', () => volunteerFigure(m, f.quick)],
+    [10, '10. Load', () => loadFigure(m, f.quick)],
+    [11, '11. Recovery', () => recoveryFigure(m)],
   ];
   for (const [n, title, run] of figures) {
     if (!want(n)) continue;
@@ -82,13 +91,41 @@ async function main(): Promise<void> {
     sections.push(...(Array.isArray(out) ? out : [out]));
     log(`figure ${n} took ${((performance.now() - t0) / 1000).toFixed(0)} s`);
   }
+  // With --only, the figures not run keep their sections (and summary lines) from the existing file.
+  const kept = f.only && existsSync(f.out) ? keptSections(readFileSync(f.out, 'utf8'), sections) : [];
+  const all = [...sections, ...kept];
   // Memory is measured with the ingest load but reads better last.
-  sections.sort((a, b) => parseInt(a.title) - parseInt(b.title));
-  const headline = ['## Summary', '', ...sections.map((s) => `- ${s.summary}`), ''].join('\n');
-  const md = [intro(f.quick, started), headline, ...sections.map((s) => `## ${s.title}\n\n${s.markdown}\n`)].join('\n');
+  all.sort((a, b) => parseFloat(a.title) - parseFloat(b.title));
+  const headline = ['## Summary', '', ...all.map((s) => `- ${s.title.split(' ')[0]} ${s.summary}`), ''].join('\n');
+  const md = [intro(f.quick, started), headline, ...all.map((s) => `## ${s.title}\n\n${s.markdown}\n`)].join('\n');
   writeFileSync(f.out, md);
   process.stdout.write(`\nwrote ${f.out}\n${sections.map((s) => `  ${s.summary}`).join('\n')}\n`);
   process.exit(0);
+}
+
+/** First words of the summary lines of files written before the lines carried their figure number. */
+const LEGACY_SUMMARY: Record<string, string> = { '1.': 'backends', '2.': 'MNIST', '3.': 'ingest', '4.': 'overhead', '5.': 'scaling', '6.': 'memory' };
+
+/**
+ * Sections of an earlier BENCHMARKS.md whose figure number was not measured
+ * now, each with its earlier summary line (found by its `N.` prefix).
+ */
+function keptSections(md: string, fresh: Section[]): Section[] {
+  const num = (title: string) => title.split(' ')[0];
+  const freshNums = new Set(fresh.map((s) => num(s.title)));
+  const chunks = md.split(/^## /m).slice(1);
+  const bullets = (chunks.find((c) => c.startsWith('Summary')) ?? '').split('\n').filter((l) => l.startsWith('- ')).map((l) => l.slice(2));
+  return chunks
+    .filter((c) => /^\d/.test(c) && !freshNums.has(num(c)))
+    .map((c) => {
+      const [title, ...body] = c.split('\n');
+      const n = num(title);
+      const line =
+        bullets.find((l) => l.startsWith(`${n} `)) ??
+        (LEGACY_SUMMARY[n] && bullets.find((l) => l.startsWith(LEGACY_SUMMARY[n]))) ??
+        `${title.replace(/^\S+ /, '')}: kept from an earlier run`;
+      return { title, markdown: body.join('\n').trim(), summary: line.replace(/^\d+\. /, '') };
+    });
 }
 
 void main();

@@ -1,4 +1,6 @@
 import { defaultCoordinatorOptions, type CoordinatorOptions } from '@duel/coordinator';
+import { createStrategyFromSpec } from '@duel/aggregation';
+import { parseCodecSpec } from '@duel/protocol';
 import { resolveRunConfig } from '@duel/trainer';
 import { DuelError, ErrorCodes } from '@duel/util';
 import { num } from './args';
@@ -15,7 +17,14 @@ export const coordinatorFlags = {
   quorum: { type: 'string' },
   'task-timeout': { type: 'string' },
   strategy: { type: 'string' },
+  codec: { type: 'string' },
+  'strategy-volunteer': { type: 'string' },
   'checkpoint-every': { type: 'string' },
+  'checkpoint-secs': { type: 'string' },
+  'data-dir': { type: 'string' },
+  redis: { type: 'string' },
+  'store-prefix': { type: 'string' },
+  resume: { type: 'boolean' },
 } as const;
 
 type Values = Partial<Record<keyof typeof coordinatorFlags, string | boolean | undefined>>;
@@ -39,9 +48,13 @@ export function coordinatorOptionsFrom(a: Values, over: Partial<CoordinatorOptio
     staleness: num(s('staleness'), 'staleness'),
     quorum,
     taskTimeoutMs: num(s('task-timeout'), 'task-timeout'),
-    strategy: s('strategy'),
-    checkpointEvery: num(s('checkpoint-every'), 'checkpoint-every'),
+    ...strategiesFrom(s('strategy'), s('strategy-volunteer')),
+    codec: s('codec') === undefined ? undefined : parseCodecSpec(s('codec')!),
+    ...storeFrom(a),
     workerToken: process.env.DUEL_WORKER_TOKEN || undefined,
+    adminToken: process.env.DUEL_ADMIN_TOKEN || undefined,
+    sessionSecret: process.env.DUEL_SESSION_SECRET || undefined,
+    volunteerInvite: process.env.DUEL_VOLUNTEER_INVITE || undefined,
     ...over,
   });
 }
@@ -49,4 +62,54 @@ export function coordinatorOptionsFrom(a: Values, over: Partial<CoordinatorOptio
 function positive(n: number, flag: string): number {
   if (!Number.isInteger(n) || n < 1) throw new DuelError(ErrorCodes.BAD_ARGUMENT, `--${flag} must be a positive integer`);
   return n;
+}
+
+/**
+ * `--strategy SPEC` (every kind), `--strategy node=SPEC,volunteer=SPEC` (per
+ * kind), and `--strategy-volunteer SPEC` (volunteers only). A SPEC is a
+ * strategy name with options, e.g. `trimmed-mean:beta=0.3`; it is checked here
+ * so a typo fails at start-up.
+ */
+export function strategiesFrom(flag: string | undefined, volunteerFlag: string | undefined): { strategy?: string; strategyVolunteer?: string } {
+  let node: string | undefined;
+  let volunteer: string | undefined;
+  if (flag !== undefined && /^(node|volunteer)=/.test(flag)) {
+    for (const part of flag.split(',')) {
+      const m = /^(node|volunteer)=(.+)$/.exec(part);
+      if (!m) throw new DuelError(ErrorCodes.BAD_ARGUMENT, `--strategy: expected SPEC or node=SPEC,volunteer=SPEC, got "${flag}"`);
+      if (m[1] === 'node') node = m[2];
+      else volunteer = m[2];
+    }
+  } else {
+    node = flag;
+  }
+  if (volunteerFlag !== undefined) volunteer = volunteerFlag;
+  for (const spec of [node, volunteer]) if (spec !== undefined) createStrategyFromSpec(spec);
+  return { strategy: node, strategyVolunteer: volunteer };
+}
+
+/**
+ * The state store (libs/store): `--redis URL` / REDIS_URL, else the embedded
+ * store with checkpoint files under `--data-dir` / DUEL_DATA_DIR (memory only
+ * when neither is set). With a persistent store and no interval given,
+ * checkpoints are taken every 30 s. `--resume` continues the store's last
+ * checkpoint; `duel coordinator` also resumes on its own when the store holds
+ * a running run (over.resume = 'auto').
+ */
+function storeFrom(a: Values): Partial<CoordinatorOptions> {
+  const s = (k: keyof typeof coordinatorFlags) => a[k] as string | undefined;
+  const redisUrl = s('redis') ?? (process.env.REDIS_URL || undefined);
+  const dataDir = s('data-dir') ?? (process.env.DUEL_DATA_DIR || undefined);
+  const every = num(s('checkpoint-every'), 'checkpoint-every');
+  const secs = num(s('checkpoint-secs'), 'checkpoint-secs');
+  if (every !== undefined && !(Number.isInteger(every) && every >= 0)) throw new DuelError(ErrorCodes.BAD_ARGUMENT, `--checkpoint-every must be an integer ≥ 0, got ${every}`);
+  if (secs !== undefined && !(secs >= 0)) throw new DuelError(ErrorCodes.BAD_ARGUMENT, `--checkpoint-secs must be ≥ 0, got ${secs}`);
+  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) throw new DuelError(ErrorCodes.BAD_ARGUMENT, `--redis must be a redis:// or rediss:// URL`);
+  const persistent = redisUrl !== undefined || dataDir !== undefined;
+  return {
+    checkpointEvery: every,
+    checkpointSecs: secs ?? (persistent && every === undefined ? 30 : undefined),
+    store: { redisUrl, dataDir, prefix: s('store-prefix') },
+    resume: a.resume === true ? true : undefined,
+  };
 }

@@ -14,12 +14,12 @@ export interface LocalWorkers {
 }
 
 /** Spawns N real `duel worker` child processes against a coordinator. */
-export function spawnWorkers(n: number, wsUrl: string, backend: string, extraEnv: NodeJS.ProcessEnv = {}): LocalWorkers {
+export function spawnWorkers(n: number, wsUrl: string, backend: string, extraEnv: NodeJS.ProcessEnv = {}, extraArgs: (i: number) => string[] = () => []): LocalWorkers {
   const procs: ChildProcess[] = [];
   const tails: string[][] = [];
   for (let i = 0; i < n; i++) {
     const tail: string[] = [];
-    const p = spawn(process.execPath, [DUEL_BIN, 'worker', '--coordinator', wsUrl, '--backend', backend], {
+    const p = spawn(process.execPath, [DUEL_BIN, 'worker', '--coordinator', wsUrl, '--backend', backend, ...extraArgs(i)], {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { ...process.env, ...extraEnv },
     });
@@ -68,11 +68,11 @@ export async function runDistributed(
   opts: CoordinatorOptions,
   n: number,
   backend: string,
-  io: { quiet?: boolean; onStarted?: (c: RunningCoordinator) => void } = {},
+  io: { quiet?: boolean; onStarted?: (c: RunningCoordinator) => void; workerArgs?: (i: number) => string[] } = {},
 ): Promise<DistributedResult> {
   const coordinator = await startCoordinator(opts);
   io.onStarted?.(coordinator);
-  const workers = spawnWorkers(n, coordinator.wsUrl, backend);
+  const workers = spawnWorkers(n, coordinator.wsUrl, backend, {}, io.workerArgs);
   const svc = coordinator.service;
   const bar = io.quiet
     ? null

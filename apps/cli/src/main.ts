@@ -1,6 +1,7 @@
 import { tf } from '@duel/gan';
 import { isDuelError } from '@duel/util';
 import { coordinatorCommand } from './commands/coordinator.command';
+import { exportCommand } from './commands/export.command';
 import { localCommand } from './commands/local.command';
 import { startCommand } from './commands/start.command';
 import { trainCommand } from './commands/train.command';
@@ -11,15 +12,20 @@ const usage = `duel: distributed GAN training over WebSockets
   duel start [--dataset ring8] [--workers 2] [--steps N] [--port 8080] [--exit]
       coordinator + N local workers, dashboard URL, progress bar, quality table
   duel coordinator [--port 8080] [--dataset ring8] [--mode sync|async] [--shards N|auto]
-      the parameter server alone; workers join over /ws
+      [--data-dir DIR | --redis URL [--store-prefix P]] [--checkpoint-every N] [--checkpoint-secs T] [--resume]
+      the parameter server alone; workers join over /ws; resumes the store's running run
   duel worker --coordinator ws://HOST:PORT/ws [--token T] [--backend auto|tensorflow|webgpu|wasm|cpu]
+      [--metrics-port P] [--grace-ms MS] [--log-level L]   (/metrics, /healthz, /readyz on P)
   duel train --dataset D --workers N --steps S --seed X [--json]
       headless distributed run; the last stdout line is the JSON summary
   duel local --dataset D --steps S --seed X [--k K] [--loss L] [--shards N] [--json]
       the single-process reference trainer
+  duel export --checkpoint DIR --out DIR [--raw]   (or --redis URL [--store-prefix P])
+      G of the newest good checkpoint as a tfjs LayersModel (model.json + weights.bin)
 
 Run options (start, coordinator, train, local): --model mlp2d|mlp|dcgan --batch B --k K
   --loss nonsaturating|minimax|hinge --lr-d --lr-g --lr-decay none|linear --g-ema B --pack M --minibatch-std
+Coordinator options (start, coordinator, train): --codec fp32|fp16|int8|topk[:ratio] (gradient codec asked of workers)
 `;
 
 const commands: Record<string, (argv: string[]) => Promise<number>> = {
@@ -28,6 +34,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   train: trainCommand,
   worker: workerCommand,
   local: localCommand,
+  export: exportCommand,
 };
 
 // Production mode: skips tfjs's debug checks and its "install tfjs-node" banner,

@@ -8,7 +8,9 @@ workerCommand(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (e: unknown) => {
-    process.stderr.write(`${JSON.stringify({ ts: new Date().toISOString(), level: 'error', event: 'exit', message: isDuelError(e) ? e.message : String(e) })}\n`);
+    const msg = isDuelError(e) ? e.message : String(e);
+    // The shape of @duel/util logFormat, like the worker's other log lines.
+    process.stderr.write(`${JSON.stringify({ level: 'error', time: new Date().toISOString(), service: 'duel-worker', event: 'exit', msg })}\n`);
     process.exitCode = isDuelError(e) ? 2 : 1;
   },
 );

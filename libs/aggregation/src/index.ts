@@ -12,3 +12,5 @@ export * from './strategies/median.strategy';
 export * from './strategies/trimmed-mean.strategy';
 export * from './strategies/norm-clipped-mean.strategy';
 export * from './strategies/krum.strategy';
+export * from './strategies/norm-screen.strategy';
+export * from './strategies/strategy-spec';

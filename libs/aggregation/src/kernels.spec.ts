@@ -22,6 +22,26 @@ function ws(a0: number, a1: number, a2: number, a3: number, b0: number): NamedWe
 const flat = (w: NamedWeights) => w.flatMap((t) => [...t.data]);
 
 describe('weightedMean', () => {
+  it('is bit-identical to the coordinate-by-coordinate float64 sum, −0 and 1..5 updates included', () => {
+    let seed = 9;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
+    for (let n = 1; n <= 5; n++) {
+      const updates: NamedWeights[] = Array.from({ length: n }, () => [
+        { name: 'a', shape: [300], data: Float32Array.from({ length: 300 }, (_, i) => (i % 7 === 0 ? -0 : rnd() * 10 ** Math.round(rnd() * 6))) },
+      ]);
+      const weights = Array.from({ length: n }, (_, j) => 1 + j * 3);
+      const total = weights.reduce((a, b) => a + b, 0);
+      const ref = new Float32Array(300);
+      for (let i = 0; i < 300; i++) {
+        let s = 0;
+        for (let j = 0; j < n; j++) s += (weights[j] / total) * updates[j][0].data[i];
+        ref[i] = s;
+      }
+      const got = weightedMean(updates, weights)[0].data;
+      expect(new Uint32Array(got.buffer)).toEqual(new Uint32Array(ref.buffer));
+    }
+  });
+
   it('computes Σ w·u / Σ w per coordinate', () => {
     const out = weightedMean([ws(1, 2, 3, 4, 5), ws(3, 2, 1, 0, -5)], [1, 3]);
     // (1·1 + 3·3)/4 = 2.5, (2+6)/4 = 2, (3+3)/4 = 1.5, (4+0)/4 = 1, (5−15)/4 = −2.5

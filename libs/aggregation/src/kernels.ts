@@ -38,17 +38,42 @@ export function weightedMean(updates: readonly NamedWeights[], weights: readonly
   if (!(total > 0)) throw new DuelError(ErrorCodes.BAD_ARGUMENT, 'weightedMean: weights sum to 0');
   const norm = weights.map((w) => w / total);
   const res = out ?? zerosLike(updates[0]);
-  const n = updates.length;
-  for (let k = 0; k < res.length; k++) {
-    const src = updates.map((u) => u[k].data);
-    const dst = res[k].data;
-    for (let i = 0; i < dst.length; i++) {
-      let s = 0;
-      for (let j = 0; j < n; j++) s += norm[j] * src[j][i];
-      dst[i] = s;
-    }
-  }
+  for (let k = 0; k < res.length; k++) meanInto(res[k].data, updates.map((u) => u[k].data), norm);
   return res;
+}
+
+/** float64 running sums for {@link meanInto}, grown as needed and reused across calls (no allocation per call). */
+let acc = new Float64Array(0);
+
+/**
+ * dst[i] = Σ_j norm[j]·src[j][i], summed in float64 in the order j = 0..n−1
+ * and rounded to float32 once. Runs update by update over monomorphic
+ * Float32Array loops (the per-coordinate inner loop over n arrays was 3× a
+ * plain copy); the float64 accumulator keeps the sums, and so the bits,
+ * identical to summing coordinate by coordinate.
+ */
+function meanInto(dst: Float32Array, src: readonly Float32Array[], norm: readonly number[]): void {
+  const len = dst.length;
+  const n = src.length;
+  if (n === 1) {
+    // One update needs no accumulator; `0 +` keeps −0 → +0 as the running sum would.
+    const a = src[0];
+    const w = norm[0];
+    for (let i = 0; i < len; i++) dst[i] = 0 + w * a[i];
+    return;
+  }
+  if (acc.length < len) acc = new Float64Array(len);
+  const a0 = src[0];
+  const w0 = norm[0];
+  for (let i = 0; i < len; i++) acc[i] = 0 + w0 * a0[i];
+  for (let j = 1; j < n - 1; j++) {
+    const a = src[j];
+    const w = norm[j];
+    for (let i = 0; i < len; i++) acc[i] += w * a[i];
+  }
+  const last = src[n - 1];
+  const wl = norm[n - 1];
+  for (let i = 0; i < len; i++) dst[i] = acc[i] + wl * last[i];
 }
 
 /** Sorts `a[0..n)` ascending; insertion sort, as n (the worker count) is small. */

@@ -1,24 +1,20 @@
-import { Controller, Get, Header, HttpException, Inject, Query } from '@nestjs/common';
-import { ErrorCodes } from '@duel/util';
+import { Body, Controller, Get, Header, HttpCode, HttpException, Inject, Post, Query, Req } from '@nestjs/common';
+import type { IncomingMessage } from 'node:http';
+import { DuelError, ErrorCodes } from '@duel/util';
 import { CoordinatorService } from './coordinator.service';
 import { MetricsService } from './metrics.service';
-import { STATUS_PAGE } from './status-page';
+import { VolunteerSessions } from './volunteer-sessions';
 
 const MAX_SAMPLES = 10_000;
 
-/** The HTTP API of SYSTEM.md: status, samples, health and metrics. Reads only. */
+/** The HTTP API of SYSTEM.md: status, samples and metrics (health: health.controller.ts). */
 @Controller()
 export class ApiController {
   constructor(
     @Inject(CoordinatorService) private readonly svc: CoordinatorService,
     @Inject(MetricsService) private readonly metrics: MetricsService,
+    @Inject(VolunteerSessions) private readonly sessions: VolunteerSessions,
   ) {}
-
-  @Get()
-  @Header('Content-Type', 'text/html; charset=utf-8')
-  index(): string {
-    return STATUS_PAGE;
-  }
 
   @Get('api/status')
   status() {
@@ -38,8 +34,30 @@ export class ApiController {
       },
       metrics: this.svc.recorder.latest,
       quality: this.svc.quality,
-      workers: this.svc.workerStats().map(({ rejectedByCode: _r, connected: _c, ...w }) => w),
+      // Each worker's ledger: results, accepted, rejected (and by code), samples, credit.
+      workers: this.svc.workerStats().map(({ connected: _c, ...w }) => w),
     };
+  }
+
+  /** A short-lived volunteer session: body `{ invite?: string }` → `{ token, expiresAt }` (401 wrong invite, 429 too many requests). */
+  @Post('api/volunteer/session')
+  @HttpCode(201)
+  volunteerSession(@Body() body: unknown, @Req() req: IncomingMessage) {
+    const b = (body ?? {}) as Record<string, unknown>;
+    const invite = Object.prototype.hasOwnProperty.call(b, 'invite') ? b.invite : undefined;
+    if (typeof b !== 'object' || Array.isArray(b) || (invite !== undefined && (typeof invite !== 'string' || invite.length > 4096))) {
+      throw new HttpException({ code: ErrorCodes.BAD_ARGUMENT, message: 'body must be { invite?: string }' }, 400);
+    }
+    const ip = req.socket?.remoteAddress ?? 'unknown';
+    try {
+      return this.sessions.issue(ip, invite as string | undefined);
+    } catch (e) {
+      if (!(e instanceof DuelError)) throw e;
+      this.metrics.rejections.inc({ code: e.code });
+      const status = e.code === ErrorCodes.RATE_LIMITED ? 429 : 401;
+      const retryAfterMs = e.details?.retryAfterMs as number | undefined;
+      throw new HttpException({ code: e.code, message: e.message.slice(e.code.length + 2), ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) }, status);
+    }
   }
 
   @Get('api/history')
@@ -61,16 +79,6 @@ export class ApiController {
     const samples: number[][] = [];
     for (let i = 0; i < count; i++) samples.push(Array.from(flat.subarray(i * per, (i + 1) * per)));
     return { n: count, shape, version: this.svc.state.versions.G, samples };
-  }
-
-  @Get('healthz')
-  healthz() {
-    return { status: 'ok' };
-  }
-
-  @Get('readyz')
-  readyz() {
-    return { status: 'ok', step: this.svc.state.step };
   }
 
   @Get('metrics')

@@ -2,12 +2,16 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { INestApplication, LogLevel } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
+import { Logger as PinoNestLogger } from 'nestjs-pino';
 import type { AddressInfo } from 'node:net';
-import { decodeFrame, limitsFor, maxPayloadFor, toDuelError } from '@duel/protocol';
+import { maxPayloadFor } from '@duel/protocol';
+import { Checkpointer, RecoveryController } from './checkpointer';
 import { CoordinatorModule } from './coordinator.module';
+import { prepareRecovery, withRecovery } from './recovery';
 import type { CoordinatorOptions } from './coordinator.options';
 import { CoordinatorService } from './coordinator.service';
-import type { ParsedMessage } from './rounds.gateway';
+import { serveWebAssets } from './web-assets';
+import { frameParser } from './message-parser';
 
 export interface RunningCoordinator {
   app: INestApplication;
@@ -24,21 +28,19 @@ export interface RunningCoordinator {
  * is decoded and validated against the run's tensor layout.
  */
 export async function startCoordinator(opts: CoordinatorOptions, logLevels: LogLevel[] = ['error', 'warn']): Promise<RunningCoordinator> {
-  const app = await NestFactory.create(CoordinatorModule.forRoot(opts), { logger: logLevels, abortOnError: false });
+  // The store opens first: a resumed run sets opts.run from its checkpoint before the module is built.
+  const recovery = await prepareRecovery(opts);
+  const root = withRecovery(CoordinatorModule.forRoot(opts, logLevels), recovery, { providers: [Checkpointer], controllers: [RecoveryController] });
+  const app = await NestFactory.create(root, { bufferLogs: true, abortOnError: false });
+  // Structured JSON logs (libs/coordinator/src/logging.ts) at the level `logLevels` asks for.
+  app.useLogger(app.get(PinoNestLogger));
   const service = app.get(CoordinatorService);
   const layout = service.layout;
   const maxPayload = maxPayloadFor(layout);
-  const limits = limitsFor(layout);
-  const parse = (data: unknown): { event: 'frame'; data: ParsedMessage } => {
-    const bytes = data instanceof Uint8Array ? data : typeof data === 'string' ? new TextEncoder().encode(data) : new Uint8Array(0);
-    try {
-      return { event: 'frame', data: { ok: true, frame: decodeFrame(bytes, { layout, limits, from: 'worker' }), bytes: bytes.byteLength } };
-    } catch (e) {
-      return { event: 'frame', data: { ok: false, error: toDuelError(e), bytes: bytes.byteLength } };
-    }
-  };
-  const adapter = new WsAdapter(app, { messageParser: parse });
+  const adapter = new WsAdapter(app, { messageParser: frameParser(layout) });
   app.useWebSocketAdapter(adapter);
+  // The built pages (apps/web), cross-origin isolated for wasm threads.
+  serveWebAssets(app);
   app.enableShutdownHooks();
   await app.init();
   for (const server of wsServers(adapter)) server.options.maxPayload = maxPayload;

@@ -1,15 +1,28 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { createStrategy, type StrategyName } from '@duel/aggregation';
+import { createStrategyFromSpec } from '@duel/aggregation';
 import { GanModel, type GanLayout, type Net } from '@duel/gan';
 import {
+  FP32,
   PROTOCOL_VERSION,
   WeightsBroadcastCache,
+  negotiateCodec,
   encodeFrame,
   type HelloFrame,
   type ResultFrame,
   type WelcomeFrame,
 } from '@duel/protocol';
-import { createRoundState, currentPhase, step as roundStep, type RoundCommand, type RoundConfig, type RoundEvent, type RoundState } from '@duel/rounds';
+import {
+  createRoundState,
+  currentPhase,
+  step as roundStep,
+  type PauseEvent,
+  type ReconfigureEvent,
+  type ResumeEvent,
+  type RoundCommand,
+  type RoundConfig,
+  type RoundEvent,
+  type RoundState,
+} from '@duel/rounds';
 import {
   applyGradients,
   ganSpecFor,
@@ -21,12 +34,14 @@ import {
   type TrainingState,
 } from '@duel/trainer';
 import { DuelError, ErrorCodes, Rng, type ErrorCode, type NamedWeights } from '@duel/util';
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { resolveDataset, type Dataset } from '@duel/datasets';
 import { nodeDatasetLoader } from '@duel/datasets-node';
+import { Checkpointer } from './checkpointer';
 import { COORDINATOR_OPTIONS, type CoordinatorOptions } from './coordinator.options';
+import { RECOVERY, type Recovery } from './recovery.token';
 import { MetricsService } from './metrics.service';
 import { RunRecorder, type WorkerStats } from './run-recorder';
+import { secretEquals, VolunteerSessions } from './volunteer-sessions';
 import { WorkerConnections, type Connection } from './worker-connections';
 
 /**
@@ -54,12 +69,16 @@ export class CoordinatorService implements OnModuleInit, OnModuleDestroy {
     @Inject(COORDINATOR_OPTIONS) readonly opts: CoordinatorOptions,
     @Inject(WorkerConnections) private readonly conns: WorkerConnections,
     @Inject(MetricsService) private readonly metrics: MetricsService,
+    @Inject(VolunteerSessions) private readonly sessions: VolunteerSessions,
+    @Inject(RECOVERY) private readonly recovery: Recovery,
+    @Inject(Checkpointer) private readonly checkpointer: Checkpointer,
   ) {
     const spec = ganSpecFor(opts.run);
     this.sampler = new GanModel(spec);
     this.layout = this.sampler.layout;
-    this.state = initTrainingState(opts.run, this.layout);
-    this.runId = `run-${opts.run.dataset}-${opts.run.seed}-${Date.now().toString(36)}`;
+    // A resumed run continues the checkpoint's state and run id (recovery.ts).
+    this.state = recovery.resumed?.state ?? initTrainingState(opts.run, this.layout);
+    this.runId = recovery.resumed?.runId ?? `run-${opts.run.dataset}-${opts.run.seed}-${Date.now().toString(36)}`;
     this.recorder = new RunRecorder();
   }
 
@@ -75,13 +94,30 @@ export class CoordinatorService implements OnModuleInit, OnModuleDestroy {
       taskTimeoutMs: this.opts.taskTimeoutMs,
       quorum: this.opts.quorum,
       checkpointEvery: this.opts.checkpointEvery,
-      strategy: createStrategy(this.opts.strategy as StrategyName),
-    } satisfies RoundConfig);
+      checkpointEveryMs: (this.opts.checkpointSecs ?? 0) * 1000,
+      start: this.recovery.resumed?.meta.next,
+      strategy: this.strategyConfig(),
+    } satisfies RoundConfig, { resolved: this.recovery.resumed?.meta.resolved });
+    this.metrics.bind({ rounds: () => this.rounds, quality: () => this.quality });
+    this.checkpointer.bind({ runId: this.runId, state: this.state, rounds: () => this.rounds, isDone: () => this.done, handle: (e) => this.handle(e), workerStats: () => this.workerStats() });
     this.ticker = setInterval(() => this.handle({ type: 'Tick', now: Date.now() }), 100);
     this.ticker.unref();
   }
 
-  onModuleDestroy(): void {
+  /**
+   * One strategy for every worker, or one per kind when the volunteers' spec
+   * differs: each kind is aggregated apart, and the two results are combined
+   * weighted by the samples each used (libs/rounds aggregateResults).
+   */
+  private strategyConfig(): RoundConfig['strategy'] {
+    const node = createStrategyFromSpec(this.opts.strategy);
+    const v = this.opts.strategyVolunteer;
+    return v === undefined || v === this.opts.strategy ? node : { node, volunteer: createStrategyFromSpec(v) };
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    // Graceful shutdown (SIGTERM, app.close()): abandon the open round, checkpoint, tell workers to reconnect.
+    await this.checkpointer.shutdown();
     if (this.ticker) clearInterval(this.ticker);
     this.sampler.dispose();
   }
@@ -101,9 +137,10 @@ export class CoordinatorService implements OnModuleInit, OnModuleDestroy {
     if (f.protocol !== PROTOCOL_VERSION) {
       throw new DuelError(ErrorCodes.PROTOCOL_VERSION, `coordinator speaks protocol ${PROTOCOL_VERSION}, worker sent ${f.protocol}`);
     }
-    if (f.kind === 'node' && this.opts.workerToken && !tokenMatches(f.token, this.opts.workerToken)) {
+    if (f.kind === 'node' && this.opts.workerToken && !secretEquals(f.token, this.opts.workerToken)) {
       throw new DuelError(ErrorCodes.UNAUTHORIZED, 'missing or wrong worker token');
     }
+    if (f.kind === 'volunteer') this.sessions.verify(f.token);
     const workerId = f.resume?.workerId && /^w-[0-9a-z-]{1,40}$/.test(f.resume.workerId) ? f.resume.workerId : this.newWorkerId();
     const previous = this.conns.bind(c, workerId);
     if (previous) {
@@ -114,6 +151,7 @@ export class CoordinatorService implements OnModuleInit, OnModuleDestroy {
     c.backend = f.capabilities.backend;
     c.device = f.capabilities.device;
     this.recorder.join(workerId, f.kind, f.capabilities.backend, f.capabilities.device);
+    this.log.log({ workerId, kind: f.kind, backend: c.backend, device: c.device, remote: c.remote }, 'worker joined');
     const welcome: WelcomeFrame = {
       t: 'welcome',
       workerId,
@@ -130,6 +168,8 @@ export class CoordinatorService implements OnModuleInit, OnModuleDestroy {
       },
       heartbeatMs: this.opts.heartbeatMs,
       versions: { g: this.state.versions.G, d: this.state.versions.D },
+      // Workers that do not list the requested codec (or any) send fp32 (PROTOCOL.md §3.4).
+      codec: negotiateCodec(this.opts.codec ?? FP32, f.capabilities.codecs),
     };
     this.conns.sendTo(c, encodeFrame(welcome));
     this.refreshWorkerGauge();
@@ -145,6 +185,8 @@ export class CoordinatorService implements OnModuleInit, OnModuleDestroy {
     }
     if (this.pendingSamples.size > 10_000) this.pendingSamples.clear();
     this.pendingSamples.set(`${c.workerId}/${f.taskId}`, f.stats.samples);
+    this.recorder.received(c.workerId);
+    this.recorder.staleness(c.workerId, Math.max(0, this.state.versions[f.phase] - (f.phase === 'G' ? f.versions.g : f.versions.d)));
     this.handle({
       type: 'ResultReceived',
       workerId: c.workerId,
@@ -161,6 +203,7 @@ export class CoordinatorService implements OnModuleInit, OnModuleDestroy {
     if (!c.workerId) return;
     if (this.conns.byId(c.workerId) && this.conns.byId(c.workerId) !== c) return; // already replaced
     this.recorder.leave(c.workerId);
+    this.log.log({ workerId: c.workerId, reason }, 'worker left');
     this.refreshWorkerGauge();
     this.handle({ type: 'WorkerLeft', workerId: c.workerId, reason, now: Date.now() });
   }
@@ -176,14 +219,34 @@ export class CoordinatorService implements OnModuleInit, OnModuleDestroy {
   handle(event: RoundEvent): void {
     let commands: RoundCommand[];
     try {
+      this.metrics.observer.before(this.rounds, event, this.state.versions);
       commands = roundStep(this.rounds, event).commands;
     } catch (e) {
       this.log.error(`round machine refused ${event.type}: ${(e as Error).message}`);
       return;
     }
+    this.perform(commands);
+  }
+
+  /** Learning-rate multipliers set by the run controls (1 = as configured). */
+  readonly lrScale: Record<Net, number> = { G: 1, D: 1 };
+
+  /** A run control (POST /api/control) through the round machine; unlike handle(), a refused event throws (and changed nothing). */
+  control(event: PauseEvent | ResumeEvent | ReconfigureEvent): void {
+    this.perform(roundStep(this.rounds, { ...event, now: Date.now() }).commands);
+  }
+
+  /** The round machine's current settings, for the dashboard: k, strategy, paused. */
+  roundSettings(): { k: number; paused: boolean; strategy: RoundConfig['strategy'] } {
+    return { k: this.rounds.config.run.k, paused: this.rounds.paused, strategy: this.rounds.config.strategy };
+  }
+
+  private perform(commands: RoundCommand[]): void {
     for (const cmd of commands) {
       try {
         this.execute(cmd);
+        this.metrics.observer.command(cmd, Date.now());
+        this.checkpointer.observe(cmd);
       } catch (e) {
         this.log.error(`command ${cmd.type} failed: ${(e as Error).stack}`);
       }
@@ -196,6 +259,7 @@ export class CoordinatorService implements OnModuleInit, OnModuleDestroy {
         const { task } = cmd;
         // Task ids end in the attempt number ("3.D0.1.0"): anything but .0 is a reassigned shard.
         this.metrics.tasksSent.inc({ phase: task.phase, attempt: task.taskId.endsWith('.0') ? 'first' : 'retry' });
+        this.conns.unpark(cmd.workerId); // its deferred weights go out first
         this.conns.send(
           cmd.workerId,
           encodeFrame({
@@ -214,10 +278,10 @@ export class CoordinatorService implements OnModuleInit, OnModuleDestroy {
         return;
       }
       case 'SendWeights':
-        this.conns.send(cmd.workerId, this.encodedWeights(cmd.net));
+        this.conns.sendWeights(cmd.workerId, this.encodedWeights(cmd.net), cmd.net);
         return;
       case 'BroadcastWeights':
-        this.conns.broadcast(this.encodedWeights(cmd.net));
+        this.conns.broadcast(this.encodedWeights(cmd.net), cmd.net);
         return;
       case 'Ack': {
         this.conns.send(cmd.workerId, encodeFrame({ t: 'ack', taskId: cmd.taskId, status: cmd.status, ...(cmd.code ? { code: cmd.code } : {}) }));
@@ -242,10 +306,12 @@ export class CoordinatorService implements OnModuleInit, OnModuleDestroy {
         this.metrics.samples.inc(cmd.samples);
         return;
       case 'Wait':
-        this.conns.send(cmd.workerId, encodeFrame({ t: 'wait', reason: cmd.reason, retryAfterMs: cmd.retryAfterMs, reconnect: false }));
+        // shutting_down: the coordinator closes next (4503) and the worker reconnects after retryAfterMs.
+        this.conns.send(cmd.workerId, encodeFrame({ t: 'wait', reason: cmd.reason, retryAfterMs: cmd.retryAfterMs, reconnect: cmd.reason === 'shutting_down' }));
+        this.conns.park(cmd.workerId); // a waiting worker gets weights only with its next task
         return;
       case 'Checkpoint':
-        return;
+        return; // written by the Checkpointer (observe)
       case 'RunComplete':
         this.completed = true;
         this.log.log(`run complete at step ${cmd.step}`);
@@ -256,7 +322,7 @@ export class CoordinatorService implements OnModuleInit, OnModuleDestroy {
 
   private apply(net: Net, grads: NamedWeights, step: number, scale: number): void {
     const t0 = performance.now();
-    applyGradients(this.state, this.opts.run, net, grads, step, scale);
+    applyGradients(this.state, this.opts.run, net, grads, step, scale * this.lrScale[net]);
     this.metrics.aggregationSeconds.observe((performance.now() - t0) / 1000);
     this.metrics.rounds.inc({ phase: net });
     this.metrics.step.set(this.state.step);
@@ -316,6 +382,11 @@ export class CoordinatorService implements OnModuleInit, OnModuleDestroy {
     return this.conns.workers().length > 0 ? 'training' : 'waiting';
   }
 
+  /** The run's model spec as plain JSON (what the welcome frame carries). */
+  modelSpec(): Record<string, unknown> {
+    return JSON.parse(JSON.stringify(this.sampler.spec));
+  }
+
   layoutDataShape(): number[] {
     return [...this.sampler.spec.dataShape];
   }
@@ -329,10 +400,3 @@ export class CoordinatorService implements OnModuleInit, OnModuleDestroy {
   }
 }
 
-/** Constant-time token comparison (hashing first equalises the lengths). */
-function tokenMatches(given: string | undefined, expected: string): boolean {
-  if (typeof given !== 'string') return false;
-  const a = createHash('sha256').update(given).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b);
-}

@@ -7,10 +7,12 @@ import {
   type OnGatewayConnection,
   type OnGatewayDisconnect,
 } from '@nestjs/websockets';
+import type { OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
-import { admitFrame, closeCodeFor, encodeFrame, errorFrameFor, toDuelError, type Frame } from '@duel/protocol';
+import { admitFrame, closeCodeFor, encodeFrame, errorFrameFor, maxPayloadFor, toDuelError, type Frame } from '@duel/protocol';
 import { DuelError, ErrorCodes } from '@duel/util';
+import { ConnectionGuard } from './connection-guard';
 import { CoordinatorService } from './coordinator.service';
 import { COORDINATOR_OPTIONS, type CoordinatorOptions } from './coordinator.options';
 import { WorkerConnections, type Connection } from './worker-connections';
@@ -24,17 +26,61 @@ export type ParsedMessage = { ok: true; frame: Frame; bytes: number } | { ok: fa
  * error frame and, where the code says so, a close. It holds no round logic.
  */
 @WebSocketGateway({ path: '/ws', perMessageDeflate: false })
-export class RoundsGateway implements OnGatewayConnection, OnGatewayDisconnect {
+export class RoundsGateway implements OnGatewayConnection, OnGatewayDisconnect, OnModuleInit, OnModuleDestroy {
   private readonly log = new Logger('RoundsGateway');
+  private readonly maxPayload: number;
+  private heartbeat: NodeJS.Timeout | null = null;
+  private drain: NodeJS.Timeout | null = null;
 
   constructor(
     @Inject(CoordinatorService) private readonly svc: CoordinatorService,
     @Inject(WorkerConnections) private readonly conns: WorkerConnections,
     @Inject(COORDINATOR_OPTIONS) private readonly opts: CoordinatorOptions,
-  ) {}
+    @Inject(ConnectionGuard) private readonly guard: ConnectionGuard,
+  ) {
+    this.maxPayload = maxPayloadFor(svc.layout);
+  }
+
+  /** Heartbeats (ping every heartbeatMs, terminate after 3 silent intervals) and the slow-socket drain check. */
+  onModuleInit(): void {
+    this.heartbeat = setInterval(() => this.beat(Date.now()), this.opts.heartbeatMs);
+    this.heartbeat.unref();
+    this.drain = setInterval(() => this.conns.flushDrained(), 250);
+    this.drain.unref();
+  }
+
+  onModuleDestroy(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    if (this.drain) clearInterval(this.drain);
+  }
+
+  /**
+   * Pings every open connection; one silent for 3 heartbeat intervals (and at
+   * least a task timeout, since a worker in a long synchronous kernel cannot
+   * answer until it ends) gets HEARTBEAT_TIMEOUT and is terminated.
+   */
+  beat(now: number): void {
+    const ping = encodeFrame({ t: 'ping', ts: now });
+    const deadAfter = Math.max(3 * this.opts.heartbeatMs, this.opts.taskTimeoutMs);
+    for (const c of this.conns.all()) {
+      if (c.phase !== 'open') continue;
+      if (now - c.lastSeen > deadAfter) {
+        this.fail(c, new DuelError(ErrorCodes.HEARTBEAT_TIMEOUT, `silent for ${now - c.lastSeen} ms`));
+        c.ws.terminate();
+      } else this.conns.sendTo(c, ping);
+    }
+  }
 
   handleConnection(ws: WebSocket, req?: IncomingMessage): void {
-    const c = this.conns.add(ws, req?.socket.remoteAddress ?? 'unknown', Date.now());
+    const now = Date.now();
+    const c = this.conns.add(ws, req?.socket.remoteAddress ?? 'unknown', now);
+    try {
+      this.guard.admit(c.remote);
+      c.admitted = true;
+    } catch (e) {
+      return this.fail(c, toDuelError(e));
+    }
+    c.budget = this.guard.budget(now, this.maxPayload);
     c.handshakeTimer = setTimeout(() => {
       if (c.phase === 'handshake') this.fail(c, new DuelError(ErrorCodes.HANDSHAKE_TIMEOUT, `no hello within ${this.opts.handshakeTimeoutMs} ms`));
     }, this.opts.handshakeTimeoutMs);
@@ -43,6 +89,7 @@ export class RoundsGateway implements OnGatewayConnection, OnGatewayDisconnect {
 
   handleDisconnect(ws: WebSocket): void {
     const c = this.conns.remove(ws);
+    if (c?.admitted) this.guard.release(c.remote);
     if (c?.workerId) this.svc.workerLeft(c, 'disconnected');
   }
 
@@ -53,6 +100,8 @@ export class RoundsGateway implements OnGatewayConnection, OnGatewayDisconnect {
     this.conns.received(c, msg.bytes);
     if (!msg.ok) return this.fail(c, msg.error);
     try {
+      if (!c.budget) throw new DuelError(ErrorCodes.TOO_MANY_CONNECTIONS, 'this connection was refused');
+      this.guard.charge(c.budget, msg.bytes, Date.now());
       c.phase = admitFrame(c.phase, msg.frame.t, 'worker');
       this.dispatch(c, msg.frame);
     } catch (e) {
@@ -78,7 +127,7 @@ export class RoundsGateway implements OnGatewayConnection, OnGatewayDisconnect {
         this.conns.close(c, 1000, 'bye');
         return;
       case 'error':
-        this.log.warn(`worker ${c.workerId ?? c.remote} reported ${f.code}: ${f.message}`);
+        this.log.warn({ workerId: c.workerId, remote: c.remote, code: f.code }, `worker ${c.workerId ?? c.remote} reported ${f.code}: ${f.message}`);
         return;
       default:
         throw new DuelError(ErrorCodes.BAD_FRAME, `unexpected '${f.t}' from a worker`);
@@ -91,12 +140,13 @@ export class RoundsGateway implements OnGatewayConnection, OnGatewayDisconnect {
     this.svc.countRejection(c, e.code);
     const close = closeCodeFor(e.code);
     try {
-      this.conns.sendTo(c, encodeFrame({ ...errorFrameFor(e), fatal: close !== null }));
+      const retryAfterMs = typeof e.details?.retryAfterMs === 'number' ? e.details.retryAfterMs : undefined;
+      this.conns.sendTo(c, encodeFrame({ ...errorFrameFor(e, retryAfterMs), fatal: close !== null }));
     } catch (sendErr) {
       this.log.error(`could not send error frame: ${(sendErr as Error).message}`);
     }
     if (close !== null) {
-      this.log.warn(`closing ${c.workerId ?? c.remote}: ${e.message}`);
+      this.log.warn({ workerId: c.workerId, remote: c.remote, code: e.code }, `closing ${c.workerId ?? c.remote}: ${e.message}`);
       this.conns.close(c, close, e.code);
     }
   }

@@ -12,6 +12,12 @@ export interface WorkerStats {
   imgsPerSec: number;
   lastSeen: number;
   connected: boolean;
+  /** Versions behind the coordinator's weights of this worker's last result (0 = fresh). */
+  staleness: number;
+  /** Ledger: results this worker sent that reached the round machine (well-formed, any verdict). */
+  results: number;
+  /** Ledger: credit, the samples of its results that were accepted (applied, and validated where the run validates); never granted for rejected work. */
+  credit: number;
 }
 
 export interface LatestMetrics {
@@ -50,7 +56,7 @@ export class RunRecorder {
     const w = this.workersById.get(id);
     if (w) Object.assign(w, { kind, backend, device, connected: true, lastSeen: Date.now() });
     else
-      this.workersById.set(id, { id, kind, backend, device, accepted: 0, rejected: 0, rejectedByCode: {}, samples: 0, imgsPerSec: 0, lastSeen: Date.now(), connected: true });
+      this.workersById.set(id, { id, kind, backend, device, accepted: 0, rejected: 0, rejectedByCode: {}, samples: 0, imgsPerSec: 0, lastSeen: Date.now(), connected: true, staleness: 0, results: 0, credit: 0 });
   }
 
   leave(id: string): void {
@@ -73,11 +79,24 @@ export class RunRecorder {
     w.rejectedByCode[code] = (w.rejectedByCode[code] ?? 0) + 1;
   }
 
-  /** Samples a worker's accepted result processed. */
+  /** How many versions behind the worker's latest result was computed. */
+  staleness(id: string, versionsBehind: number): void {
+    const w = this.workersById.get(id);
+    if (w) w.staleness = versionsBehind;
+  }
+
+  /** A result from this worker reached the round machine (its verdict comes with ack()). */
+  received(id: string): void {
+    const w = this.workersById.get(id);
+    if (w) w.results++;
+  }
+
+  /** Samples a worker's accepted result processed: they count as samples and as credit. Call only for applied results. */
   contributed(id: string, samples: number, now = Date.now()): void {
     const w = this.workersById.get(id);
     if (w) {
       w.samples += samples;
+      w.credit += samples;
       w.lastSeen = now;
     }
     this.sampleLog.push({ t: now, n: samples, workerId: id });

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { WebSocket } from 'ws';
 import type { SessionPhase, WorkerKind } from '@duel/protocol';
+import type { ConnectionBudget } from './connection-guard';
 import { MetricsService } from './metrics.service';
 
 /** One socket's bookkeeping. Only the gateway and this repository touch sockets. */
@@ -17,6 +18,18 @@ export interface Connection {
   handshakeTimer: NodeJS.Timeout | null;
   bytesIn: number;
   bytesOut: number;
+  /** Frame-rate and byte budgets (ConnectionGuard); absent for connections refused at the cap. */
+  budget?: ConnectionBudget;
+  /** Counted against the connection caps (released on disconnect). */
+  admitted?: boolean;
+  /** The latest broadcast per key (net) this socket skipped while slow or parked; sent when it drains or before its next frame. */
+  pending?: Map<string, Uint8Array>;
+  /**
+   * No task for it (new, or told to wait): weights for it are only kept in
+   * `pending` and go out right before its next task, so idle workers (say 500
+   * waiting volunteers) cost no broadcast bandwidth.
+   */
+  parked?: boolean;
 }
 
 /**
@@ -25,6 +38,9 @@ export interface Connection {
  * buffering without bound.
  */
 export const SLOW_SOCKET_BYTES = 64 * 1024 * 1024;
+
+/** A socket this far behind is terminated (a slow consumer), so one client cannot grow the coordinator's memory without bound. */
+export const MAX_BUFFERED_BYTES = 4 * SLOW_SOCKET_BYTES;
 
 /**
  * The side-effect "repository" for sockets (Immich style): the service decides
@@ -75,6 +91,7 @@ export class WorkerConnections {
   bind(c: Connection, workerId: string): Connection | undefined {
     const previous = this.byWorker.get(workerId);
     c.workerId = workerId;
+    c.parked = true;
     this.byWorker.set(workerId, c);
     return previous !== c ? previous : undefined;
   }
@@ -95,18 +112,74 @@ export class WorkerConnections {
 
   sendTo(c: Connection, bytes: Uint8Array): boolean {
     if (c.ws.readyState !== c.ws.OPEN) return false;
-    c.ws.send(bytes, { binary: true, compress: false });
-    c.bytesOut += bytes.byteLength;
-    this.metrics.bytesOut.inc(bytes.byteLength);
+    if (c.ws.bufferedAmount > MAX_BUFFERED_BYTES) {
+      this.slowConsumers++;
+      c.ws.terminate();
+      return false;
+    }
+    // Weights it skipped go first, so a task never overtakes the weights it names.
+    if (c.pending?.size && !c.parked) this.flush(c);
+    this.write(c, bytes);
     return true;
   }
 
-  /** Sends the same buffer to every bound worker; returns the ids skipped as slow. */
-  broadcast(bytes: Uint8Array): string[] {
+  /** Sockets terminated for falling more than MAX_BUFFERED_BYTES behind. */
+  slowConsumers = 0;
+
+  /** Sends skipped broadcasts to unparked sockets that have drained below SLOW_SOCKET_BYTES / 2 (call periodically). */
+  flushDrained(): void {
+    for (const c of this.byWorker.values()) if (!c.parked && c.pending?.size && c.ws.bufferedAmount < SLOW_SOCKET_BYTES / 2) this.flush(c);
+  }
+
+  /** The worker waits for work: hold its weights until its next task (see Connection.parked). */
+  park(workerId: string): void {
+    const c = this.byWorker.get(workerId);
+    if (c) c.parked = true;
+  }
+
+  /** The worker gets a task: held weights go out before the next frame sent to it. */
+  unpark(workerId: string): void {
+    const c = this.byWorker.get(workerId);
+    if (c) c.parked = false;
+  }
+
+  /** Weights for one worker: sent now, or held (latest per key) while it is parked. */
+  sendWeights(workerId: string, bytes: Uint8Array, key: string): boolean {
+    const c = this.byWorker.get(workerId);
+    if (!c) return false;
+    if (c.parked) {
+      (c.pending ??= new Map()).set(key, bytes);
+      return true;
+    }
+    return this.sendTo(c, bytes);
+  }
+
+  private flush(c: Connection): void {
+    const pending = [...c.pending!.values()];
+    c.pending!.clear();
+    for (const b of pending) this.write(c, b);
+  }
+
+  private write(c: Connection, bytes: Uint8Array): void {
+    if (c.ws.readyState !== c.ws.OPEN) return;
+    c.ws.send(bytes, { binary: true, compress: false });
+    c.bytesOut += bytes.byteLength;
+    this.metrics.bytesOut.inc(bytes.byteLength);
+  }
+
+  /**
+   * Sends the same buffer to every bound worker, except slow ones (more than
+   * SLOW_SOCKET_BYTES queued): those keep only the latest buffer per `key` and
+   * get it when they drain or before their next frame. Returns the ids skipped.
+   */
+  broadcast(bytes: Uint8Array, key = 'broadcast'): string[] {
     const skipped: string[] = [];
     for (const [id, c] of this.byWorker) {
-      if (c.ws.bufferedAmount > SLOW_SOCKET_BYTES) skipped.push(id);
-      else this.sendTo(c, bytes);
+      if (c.parked) (c.pending ??= new Map()).set(key, bytes);
+      else if (c.ws.bufferedAmount > SLOW_SOCKET_BYTES) {
+        skipped.push(id);
+        (c.pending ??= new Map()).set(key, bytes);
+      } else this.sendTo(c, bytes);
     }
     return skipped;
   }

@@ -1,6 +1,8 @@
 import { DuelError, ErrorCodes, isDuelError, type NamedWeights } from '@duel/util';
 import { Packr, Unpackr, type Options } from 'msgpackr';
-import { isFrameType, PROTOCOL_VERSION, type Frame, type FrameType, type Net, type WeightsFrame } from './frames';
+import { checkDescriptorsForCodec, decodeTensors } from './codecs/coded-tensors';
+import { isCodecName, type CodecName } from './codecs/codec-spec';
+import { isFrameType, PROTOCOL_VERSION, type Frame, type FrameType, type Net, type ResultFrame, type WeightsFrame } from './frames';
 import { resolveLimits } from './limits';
 import { isPlainObject, toPlainJson } from './plain-json';
 import { alignUp, parseDescriptors, planSection, readSection, writeSection, type TensorDescriptor, type WireTensor } from './tensor-section';
@@ -33,6 +35,9 @@ const packr = new Packr({ useRecords: false, moreTypes: false, variableMapSize: 
 // Maps decode as Map so keys are ours to check (plain-json.ts); int64 that fit in 2^53 become numbers.
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: false, int64AsType: 'auto' } as unknown as Options);
 
+/** A frame to encode: any frame, or a result whose gradients are already coded (codecs/, §3.4). */
+export type EncodableFrame = Frame | (Omit<ResultFrame, 'grads'> & { grads: WireTensor[] });
+
 export interface EncodedHeader {
   /** msgpack bytes of the frame with its tensors replaced by descriptors. */
   header: Uint8Array;
@@ -43,7 +48,7 @@ export interface EncodedHeader {
   sectionBytes: number;
 }
 
-export function encodeHeader(frame: Frame): EncodedHeader {
+export function encodeHeader(frame: EncodableFrame): EncodedHeader {
   const key = TENSOR_FIELDS[frame.t];
   if (!key) return { header: copyOut(packr.pack(frame)), sectionBytes: 0 };
   const tensors = (frame as unknown as Record<string, WireTensor[]>)[key] ?? [];
@@ -67,7 +72,7 @@ export function packHeader(value: object): Uint8Array {
  * byte for byte (NaN payloads, -0 and denormals survive). Does not validate
  * the frame beyond tensor sizes (SHAPE_MISMATCH); the receiver does.
  */
-export function encodeFrame(frame: Frame): Uint8Array {
+export function encodeFrame(frame: EncodableFrame): Uint8Array {
   const { header, tensors, sectionBytes, descriptors } = encodeHeader(frame);
   const headerEnd = FRAME_PREFIX_BYTES + header.length;
   const sectionStart = tensors ? alignUp(headerEnd) : headerEnd;
@@ -165,18 +170,29 @@ function decodeUnchecked(input: Uint8Array | ArrayBuffer, ctx: ValidationContext
   let copiedTensors = 0;
   if (field !== undefined) {
     if (!(flags & FLAG_TENSORS)) throw bad('tensor frame without a tensor section');
+    const codec = codecOf(t, h['codec']);
     const { descriptors, end } = parseDescriptors(h[field], limits, `${t}.${field}`);
+    checkDescriptorsForCodec(codec, descriptors, `${t}.${field}`);
     const start = alignUp(headerEnd);
     const expected = start + alignUp(end);
     if (bytes.length !== expected) throw bad(`frame is ${bytes.length} bytes, its descriptors need ${expected}`);
     const read = readSection(bytes, start, descriptors);
     copiedTensors = read.copied;
-    h[field] = read.tensors;
+    // fp32 tensors stay zero-copy views; coded ones are decoded into fresh float32 arrays.
+    h[field] = codec === 'fp32' ? read.tensors : decodeTensors(codec, read.tensors);
   } else {
     if (flags & FLAG_TENSORS) throw bad('tensor section on a frame without tensors');
     if (bytes.length !== headerEnd) throw bad(`${bytes.length - headerEnd} trailing bytes`);
   }
   return { frame: validateFrame(header, ctx), byteLength: bytes.length, headerBytes: headerLen, copiedTensors };
+}
+
+/** The codec of a tensor frame's section: only results may be coded; absent means fp32. */
+function codecOf(t: FrameType, raw: unknown): CodecName {
+  if (raw === undefined || raw === null) return 'fp32';
+  if (!isCodecName(raw)) throw bad(`${t}.codec: expected one of fp32|fp16|int8|topk`);
+  if (t !== 'result' && raw !== 'fp32') throw bad(`${t}.codec: only results carry coded tensors`);
+  return raw;
 }
 
 /**

@@ -6,7 +6,7 @@ import { validateFrame } from './validate';
 const PROTOCOL_CODES = [
   'BAD_FRAME', 'UNKNOWN_FRAME', 'PROTOCOL_VERSION', 'FRAME_TOO_LARGE', 'SHAPE_MISMATCH', 'NON_FINITE', 'STALE_VERSION',
   'UNKNOWN_TASK', 'DUPLICATE', 'NOT_HELLO', 'UNAUTHORIZED', 'RATE_LIMITED', 'SHUTTING_DOWN', 'INTERNAL',
-  'HANDSHAKE_TIMEOUT', 'HEARTBEAT_TIMEOUT',
+  'HANDSHAKE_TIMEOUT', 'HEARTBEAT_TIMEOUT', 'SESSION_EXPIRED', 'TOO_MANY_CONNECTIONS',
 ] as const;
 
 describe('error policy', () => {
@@ -27,6 +27,8 @@ describe('error policy', () => {
     expect(closeCodeFor(ErrorCodes.PROTOCOL_VERSION)).toBe(4409);
     expect(closeCodeFor(ErrorCodes.FRAME_TOO_LARGE)).toBe(4413);
     expect(closeCodeFor(ErrorCodes.RATE_LIMITED)).toBe(4429);
+    expect(closeCodeFor(ErrorCodes.TOO_MANY_CONNECTIONS)).toBe(4429);
+    expect(closeCodeFor(ErrorCodes.SESSION_EXPIRED)).toBe(4440);
     expect(closeCodeFor(ErrorCodes.STALE_VERSION)).toBeNull();
     expect(policyFor(ErrorCodes.DUPLICATE).ack).toBe('duplicate');
   });

@@ -14,6 +14,8 @@ export const CloseCodes = {
   PROTOCOL_VERSION: 4409,
   FRAME_TOO_LARGE: 4413,
   RATE_LIMITED: 4429,
+  /** IIS's 440 "login time-out": the session expired; fetch a new one and reconnect. */
+  SESSION_EXPIRED: 4440,
   INTERNAL: 4500,
   SHUTTING_DOWN: 4503,
 } as const;
@@ -39,6 +41,8 @@ export const ERROR_POLICIES: Readonly<Record<string, ErrorPolicy>> = Object.free
   [ErrorCodes.HANDSHAKE_TIMEOUT]: { close: CloseCodes.HANDSHAKE_TIMEOUT, summary: 'No hello arrived within the handshake timeout.' },
   [ErrorCodes.HEARTBEAT_TIMEOUT]: { close: CloseCodes.HANDSHAKE_TIMEOUT, summary: 'The peer answered no ping for three heartbeat intervals.' },
   [ErrorCodes.RATE_LIMITED]: { close: CloseCodes.RATE_LIMITED, summary: 'The peer sent frames or connections too fast; retry after retryAfterMs.' },
+  [ErrorCodes.SESSION_EXPIRED]: { close: CloseCodes.SESSION_EXPIRED, summary: 'The volunteer session token has expired; get a new one from POST /api/volunteer/session and reconnect.' },
+  [ErrorCodes.TOO_MANY_CONNECTIONS]: { close: CloseCodes.RATE_LIMITED, summary: 'The cap on connections from this address, or in total, is reached; retry after retryAfterMs.' },
   [ErrorCodes.SHUTTING_DOWN]: { close: CloseCodes.SHUTTING_DOWN, summary: 'The coordinator is stopping; reconnect after retryAfterMs.' },
   [ErrorCodes.INTERNAL]: { close: CloseCodes.INTERNAL, summary: 'The sender hit a bug while handling a frame; the connection is dropped, the process lives on.' },
   [ErrorCodes.STALE_VERSION]: { close: null, ack: 'rejected', summary: 'The result was computed at weights older than the run accepts (sync: not current; async: older than current − staleness).' },

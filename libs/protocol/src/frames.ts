@@ -1,4 +1,5 @@
 import type { ErrorCode, NamedWeights } from '@duel/util';
+import type { CodecName, CodecSpec } from './codecs/codec-spec';
 
 /**
  * Frames of the duel wire protocol (PROTOCOL.md is the contract).
@@ -38,7 +39,7 @@ export interface Capabilities {
   device: string;
   /** Largest batch the worker accepts in one task. */
   maxBatch: number;
-  /** Gradient codecs the worker can send, for later negotiation; v1 uses raw float32. */
+  /** Gradient codecs the worker can send (PROTOCOL.md §3.4: fp32, fp16, int8, topk); absent means fp32 only. */
   codecs?: string[];
 }
 
@@ -78,6 +79,8 @@ export interface WelcomeFrame {
   heartbeatMs: number;
   /** Versions of the weights the coordinator holds now (`weights` frames follow). */
   versions: Versions;
+  /** The gradient codec this worker is asked to send results with; absent means fp32. */
+  codec?: CodecSpec;
 }
 
 /** coordinator→worker: the full weights of one net at one version. */
@@ -126,9 +129,11 @@ export interface ResultFrame {
   phase: Phase;
   /** The versions the gradient was computed at. */
   versions: Versions;
-  /** Gradients of the `phase` net, in its canonical order; float32. */
+  /** Gradients of the `phase` net, in its canonical order; float32 (decoded from `codec` on receipt). */
   grads: NamedWeights;
   stats: ResultStats;
+  /** How `grads` travelled (§3.4); absent means fp32. */
+  codec?: CodecName;
 }
 
 /** coordinator→worker: what became of a result. */

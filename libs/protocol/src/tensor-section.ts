@@ -10,14 +10,24 @@ import type { ProtocolLimits } from './limits';
  * inside msgpack: the header only describes them.
  */
 
-export type DType = 'float32' | 'int32' | 'uint8' | 'float16';
+export type DType = 'float32' | 'int32' | 'uint8' | 'int8' | 'float16';
 /** float16 travels as its raw IEEE 754 binary16 bits in a Uint16Array. */
-export type TensorData = Float32Array | Int32Array | Uint8Array | Uint16Array;
+export type TensorData = Float32Array | Int32Array | Uint8Array | Int8Array | Uint16Array;
 
+/**
+ * One tensor as it travels. A coded gradient (codecs/, PROTOCOL.md §3.4) also
+ * names its wire `dtype` when its bytes are not of the data's own type (topk's
+ * index+value payload), the int8 `scale`, or the topk `nnz`.
+ */
 export interface WireTensor {
   name: string;
   shape: number[];
   data: TensorData;
+  dtype?: DType;
+  /** int8: x̂ = q·scale. */
+  scale?: number;
+  /** topk: entries sent; the payload is nnz u32 indices then nnz float32 values. */
+  nnz?: number;
 }
 
 /** How the header describes one tensor; offset and length are bytes within the tensor section. */
@@ -27,6 +37,8 @@ export interface TensorDescriptor {
   dtype: DType;
   offset: number;
   length: number;
+  scale?: number;
+  nnz?: number;
 }
 
 type TypedCtor = { new (n: number): TensorData; new (b: ArrayBufferLike, off: number, n: number): TensorData };
@@ -35,6 +47,7 @@ const DTYPES: Readonly<Record<DType, { bytes: number; ctor: TypedCtor }>> = {
   float32: { bytes: 4, ctor: Float32Array as unknown as TypedCtor },
   int32: { bytes: 4, ctor: Int32Array as unknown as TypedCtor },
   uint8: { bytes: 1, ctor: Uint8Array as unknown as TypedCtor },
+  int8: { bytes: 1, ctor: Int8Array as unknown as TypedCtor },
   float16: { bytes: 2, ctor: Uint16Array as unknown as TypedCtor },
 };
 export const DTYPE_NAMES = Object.keys(DTYPES) as DType[];
@@ -58,17 +71,24 @@ export function dtypeOf(data: TensorData): DType {
   if (data instanceof Int32Array) return 'int32';
   if (data instanceof Uint16Array) return 'float16';
   if (data instanceof Uint8Array) return 'uint8';
-  throw new DuelError(ErrorCodes.BAD_ARGUMENT, 'tensor data must be Float32Array, Int32Array, Uint8Array or Uint16Array');
+  if (data instanceof Int8Array) return 'int8';
+  throw new DuelError(ErrorCodes.BAD_ARGUMENT, 'tensor data must be Float32Array, Int32Array, Uint8Array, Int8Array or Uint16Array');
 }
 
-/** Lays tensors out back to back, each 8-aligned. Throws SHAPE_MISMATCH when data length ≠ product(shape). */
+/** Bytes a tensor's payload must have: 8 per topk entry, else elements × dtype width. */
+export function payloadBytes(shape: readonly number[], dtype: DType, nnz?: number): number {
+  return nnz !== undefined ? 8 * nnz : sizeOf(shape) * bytesPerElement(dtype);
+}
+
+/** Lays tensors out back to back, each 8-aligned. Throws SHAPE_MISMATCH when the data's size does not fit shape (and dtype, nnz). */
 export function planSection(tensors: readonly WireTensor[]): { descriptors: TensorDescriptor[]; sectionBytes: number } {
   let offset = 0;
   const descriptors = tensors.map((t) => {
-    if (t.data.length !== sizeOf(t.shape)) {
-      throw new DuelError(ErrorCodes.SHAPE_MISMATCH, `${t.name}: ${t.data.length} values for shape [${t.shape}]`);
+    const dtype = t.dtype ?? dtypeOf(t.data);
+    if (t.data.byteLength !== payloadBytes(t.shape, dtype, t.nnz) || (t.nnz !== undefined && t.nnz > sizeOf(t.shape))) {
+      throw new DuelError(ErrorCodes.SHAPE_MISMATCH, `${t.name}: ${t.data.byteLength} bytes for shape [${t.shape}] as ${dtype}${t.nnz !== undefined ? ` nnz ${t.nnz}` : ''}`);
     }
-    const d: TensorDescriptor = { name: t.name, shape: [...t.shape], dtype: dtypeOf(t.data), offset, length: t.data.byteLength };
+    const d: TensorDescriptor = { name: t.name, shape: [...t.shape], dtype, offset, length: t.data.byteLength, scale: t.scale, nnz: t.nnz };
     offset = alignUp(offset + d.length);
     return d;
   });
@@ -117,11 +137,18 @@ export function parseDescriptors(raw: unknown, limits: ProtocolLimits, path: str
     const dtype = f.oneOf('dtype', DTYPE_NAMES);
     const offset = f.int('offset', 0, Number.MAX_SAFE_INTEGER);
     const length = f.int('length', 0, Number.MAX_SAFE_INTEGER);
+    // Codec fields (§3.4): a finite float32-range scale, a count of sent entries no larger than the tensor.
+    const scale = f.has('scale') ? f.num('scale', 0, 3.4028234663852886e38) : undefined;
+    const nnz = f.has('nnz') ? f.int('nnz', 0, sizeOf(shape)) : undefined;
     if (offset % TENSOR_ALIGN !== 0) throw f.fail('offset', `not a multiple of ${TENSOR_ALIGN}`);
     if (offset < end) throw f.fail('offset', 'overlaps the previous tensor');
-    if (length !== sizeOf(shape) * bytesPerElement(dtype)) throw f.fail('length', 'does not match shape × dtype');
+    if (nnz !== undefined && dtype !== 'float32') throw f.fail('nnz', 'only float32 tensors are sparse');
+    if (length !== payloadBytes(shape, dtype, nnz)) throw f.fail('length', nnz !== undefined ? 'is not 8 × nnz' : 'does not match shape × dtype');
     end = offset + length;
-    return { name, shape, dtype, offset, length };
+    const d: TensorDescriptor = { name, shape, dtype, offset, length };
+    if (scale !== undefined) d.scale = scale;
+    if (nnz !== undefined) d.nnz = nnz;
+    return d;
   });
   return { descriptors, end };
 }
@@ -167,7 +194,10 @@ export function readSection(
       if (!hostLittleEndian) swapBytes(dst, 0, d.length, width);
       copied++;
     }
-    return { name: d.name, shape: d.shape, data };
+    const t: WireTensor = { name: d.name, shape: d.shape, data };
+    if (d.scale !== undefined) t.scale = d.scale;
+    if (d.nnz !== undefined) t.nnz = d.nnz;
+    return t;
   });
   return { tensors, copied };
 }

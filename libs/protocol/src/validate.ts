@@ -15,6 +15,7 @@ import {
 import { resolveLimits, type ProtocolLimits } from './limits';
 import { isPlainObject, toPlainJson } from './plain-json';
 import { readShape } from './tensor-section';
+import { CODEC_NAMES, MAX_TOPK_RATIO, type CodecSpec } from './codecs/codec-spec';
 
 /** Tensor layout of a run, per net, in canonical order (from libs/gan's model spec). */
 export interface Layout {
@@ -62,6 +63,17 @@ function stat(f: FieldReader, key: string, min?: number): number {
   const v = f.raw(key);
   if (typeof v === 'number' && !Number.isFinite(v)) throw new DuelError(ErrorCodes.NON_FINITE, `${f.path}.${key} is ${v}`);
   return f.num(key, min);
+}
+
+/** welcome.codec: a known name; topk may carry a ratio in (0, 0.5]. */
+function codecSpec(f: FieldReader): CodecSpec {
+  const name = f.oneOf('name', CODEC_NAMES);
+  const spec: CodecSpec = { name };
+  if (f.has('ratio')) {
+    if (name !== 'topk') throw f.fail('ratio', 'only topk takes a ratio');
+    spec.ratio = f.num('ratio', Number.MIN_VALUE, MAX_TOPK_RATIO);
+  }
+  return spec;
 }
 
 function errorCode(f: FieldReader, key: string): ErrorCode {
@@ -116,7 +128,7 @@ const VALIDATORS: { [T in FrameType]: (f: FieldReader, c: Ctx) => FrameMap[T] } 
     const r = f.obj('run');
     const model = toPlainJson(r.raw('model'), c.limits, `${r.path}.model`);
     if (!isPlainObject(model)) throw r.fail('model', 'expected an object');
-    return {
+    const frame: FrameMap['welcome'] = {
       t: 'welcome',
       workerId: id(f, 'workerId', c),
       run: {
@@ -133,6 +145,8 @@ const VALIDATORS: { [T in FrameType]: (f: FieldReader, c: Ctx) => FrameMap[T] } 
       heartbeatMs: f.int('heartbeatMs', 100, 600_000),
       versions: versions(f, 'versions'),
     };
+    if (f.has('codec')) frame.codec = codecSpec(f.obj('codec'));
+    return frame;
   },
   weights: (f, c) => {
     const net = f.oneOf('net', ['G', 'D'] as const);
@@ -157,7 +171,7 @@ const VALIDATORS: { [T in FrameType]: (f: FieldReader, c: Ctx) => FrameMap[T] } 
   result: (f, c) => {
     const phase = f.oneOf('phase', ['D', 'G'] as const);
     const s = f.obj('stats');
-    return {
+    const frame: FrameMap['result'] = {
       t: 'result',
       taskId: id(f, 'taskId', c),
       workerId: id(f, 'workerId', c),
@@ -172,6 +186,8 @@ const VALIDATORS: { [T in FrameType]: (f: FieldReader, c: Ctx) => FrameMap[T] } 
         computeMs: stat(s, 'computeMs', 0),
       },
     };
+    if (f.has('codec')) frame.codec = f.oneOf('codec', CODEC_NAMES);
+    return frame;
   },
   ack: (f, c) => {
     const frame: FrameMap['ack'] = { t: 'ack', taskId: id(f, 'taskId', c), status: f.oneOf('status', ['applied', 'duplicate', 'rejected'] as const) };

@@ -1,6 +1,7 @@
 import { assertStalenessMode } from '@duel/aggregation';
 import { DuelError, ErrorCodes } from '@duel/util';
-import type { ResolvedRoundConfig, RoundConfig, RoundState, StartPosition } from './types';
+import { RESOLVED_MEMORY } from './effects';
+import type { ResolvedRoundConfig, RestoredRounds, RoundConfig, RoundState, StartPosition } from './types';
 
 const bad = (field: string, why: string): never => {
   throw new DuelError(ErrorCodes.BAD_ARGUMENT, `round config ${field}: ${why}`, { field });
@@ -23,6 +24,9 @@ export function resolveRoundConfig(config: RoundConfig): ResolvedRoundConfig {
   const r = c.run ?? bad('run', 'missing (seed, steps, k, batchSize, pack of the RunConfig)');
   if (!isInt(r.seed, 0)) bad('run.seed', `must be an integer ≥ 0, got ${r.seed}`);
   if (!isInt(c.checkpointEvery, 0)) bad('checkpointEvery', `must be an integer ≥ 0, got ${c.checkpointEvery}`);
+  if (c.checkpointEveryMs !== undefined && !(typeof c.checkpointEveryMs === 'number' && c.checkpointEveryMs >= 0)) {
+    bad('checkpointEveryMs', `must be a number ≥ 0, got ${String(c.checkpointEveryMs)}`);
+  }
   for (const f of ['steps', 'k', 'batchSize', 'pack'] as const) if (!isInt(r[f], 1)) bad(`run.${f}`, `must be an integer ≥ 1, got ${r[f]}`);
   if (r.batchSize % r.pack !== 0) bad('run.batchSize', `must be a multiple of pack=${r.pack}`);
   if (c.shards !== 'auto' && !(isInt(c.shards, 1) && c.shards <= r.batchSize / r.pack)) {
@@ -45,8 +49,13 @@ export function resolveRoundConfig(config: RoundConfig): ResolvedRoundConfig {
   return { ...c, stalenessMode: assertStalenessMode(c.stalenessMode ?? 'inverse'), start, minWorkers, waitRetryMs };
 }
 
-/** A fresh machine at the config's start position; no worker present, nothing issued. */
-export function createRoundState(config: RoundConfig): RoundState {
+/**
+ * A fresh machine at the config's start position; no worker present, nothing
+ * issued. A resumed run passes its checkpoint's `next` as config.start and its
+ * `resolved` list here, so results of tasks consumed before the checkpoint are
+ * still answered 'duplicate' (never applied again).
+ */
+export function createRoundState(config: RoundConfig, restored: RestoredRounds = {}): RoundState {
   const cfg = resolveRoundConfig(config);
   const { phase, step, sub, versions } = cfg.start;
   return {
@@ -57,6 +66,7 @@ export function createRoundState(config: RoundConfig): RoundState {
     // A start at step s, D sub 0 follows s − 1 completed steps.
     lastGStep: step - 1,
     lastCheckpointStep: step - 1,
+    lastCheckpointAt: null,
     started: false,
     paused: false,
     shutdown: false,
@@ -64,6 +74,19 @@ export function createRoundState(config: RoundConfig): RoundState {
     workers: new Map(),
     round: null,
     async: { cursor: { phase, step, sub }, outstanding: new Map() },
-    resolved: new Map(),
+    resolved: restoredOutcomes(restored),
   };
+}
+
+function restoredOutcomes(restored: RestoredRounds): RoundState['resolved'] {
+  const out: RoundState['resolved'] = new Map();
+  for (const entry of restored.resolved ?? []) {
+    const [taskId, outcome] = Array.isArray(entry) ? entry : [];
+    if (typeof taskId !== 'string' || (outcome !== 'consumed' && outcome !== 'closed')) return bad('restored.resolved', `bad entry ${JSON.stringify(entry)}`);
+    out.delete(taskId);
+    out.set(taskId, outcome);
+  }
+  // Keep the newest RESOLVED_MEMORY, as the running machine would.
+  for (const k of [...out.keys()].slice(0, Math.max(0, out.size - RESOLVED_MEMORY))) out.delete(k);
+  return out;
 }

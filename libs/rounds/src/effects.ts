@@ -78,14 +78,22 @@ export function checkpointIfDue(st: RoundState, out: RoundCommand[], prevGStep: 
   if (every > 0 && Math.floor(st.lastGStep / every) > Math.floor(prevGStep / every)) checkpoint(st, out);
 }
 
+/** Tick: emits Checkpoint when checkpointEveryMs has passed and a G update was applied since the last one. */
+export function checkpointIfTimeDue(st: RoundState, out: RoundCommand[]): void {
+  const every = st.config.checkpointEveryMs ?? 0;
+  if (every <= 0 || st.lastCheckpointAt === null || st.lastGStep === st.lastCheckpointStep) return;
+  if (st.now - st.lastCheckpointAt >= every) checkpoint(st, out);
+}
+
 /**
  * Emits Checkpoint with where to resume: sync, the open (abandoned) or next
  * round; async, the next position to issue (tasks in flight are dropped).
  */
 export function checkpoint(st: RoundState, out: RoundCommand[]): void {
   const pos = st.config.mode === 'sync' ? st.position : st.async.cursor;
-  out.push({ type: 'Checkpoint', step: st.lastGStep, next: { ...pos, versions: { ...st.versions } } });
+  out.push({ type: 'Checkpoint', step: st.lastGStep, next: { ...pos, versions: { ...st.versions } }, resolved: [...st.resolved] });
   st.lastCheckpointStep = st.lastGStep;
+  st.lastCheckpointAt = st.now;
 }
 
 /** Remembers what became of a taskId (bounded FIFO: the oldest entry goes first). */

@@ -218,7 +218,7 @@ describe('invariants', () => {
       { type: 'Ack', workerId: 'w1', taskId: '1.D1.0.0', status: 'rejected', code: ErrorCodes.SHUTTING_DOWN },
       { type: 'Wait', workerId: 'w1', reason: 'shutting_down', retryAfterMs: 1000 },
       { type: 'Wait', workerId: 'w2', reason: 'shutting_down', retryAfterMs: 1000 },
-      { type: 'Checkpoint', step: 0, next: { phase: 'D', step: 1, sub: 1, versions: { g: 0, d: 1 } } },
+      { type: 'Checkpoint', step: 0, next: { phase: 'D', step: 1, sub: 1, versions: { g: 0, d: 1 } }, resolved: expect.any(Array) },
     ]);
     const late = d.answer('w2');
     expect(late).toEqual([{ type: 'Ack', workerId: 'w2', taskId: '1.D1.1.0', status: 'rejected', code: ErrorCodes.SHUTTING_DOWN }]);

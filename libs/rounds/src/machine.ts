@@ -1,9 +1,12 @@
-import { ErrorCodes } from '@duel/util';
+import { DuelError, ErrorCodes } from '@duel/util';
 import { asyncDispatch, asyncDone, asyncResult, asyncTick } from './async-scheduler';
-import { ack, addWorker, answerUnknown, checkpoint, resolve, waitIdle } from './effects';
+import { ack, addWorker, answerUnknown, checkpoint, checkpointIfTimeDue, resolve, waitIdle } from './effects';
 import { pastEnd } from './schedule';
 import { syncDispatch, syncResult, syncTick, syncWorkerLeft } from './sync-scheduler';
-import type { ResultReceivedEvent, RoundCommand, RoundEvent, RoundState, StepResult, WorkerRecord } from './types';
+import type { ReconfigureEvent, ResultReceivedEvent, RoundCommand, RoundEvent, RoundState, StepResult, WorkerRecord } from './types';
+
+/** Largest k a control may set (D updates per G update). */
+export const MAX_K = 100;
 
 /**
  * The coordinator's round logic as a deterministic state machine, in the
@@ -27,6 +30,10 @@ import type { ResultReceivedEvent, RoundCommand, RoundEvent, RoundState, StepRes
  *  7. Shutdown stops issuing, abandons the open round (late results are
  *     rejected, nothing is applied) and emits Checkpoint with the position
  *     to resume from.
+ *  8. Reconfigure changes k or the strategy without touching versions or
+ *     the open round: a new k applies from the next schedule position (a D
+ *     sub at or past the new k moves on to G), a new strategy from the next
+ *     round close. A bad value throws and changes nothing.
  *
  * The caller's duties, in order:
  *  1. Create the state with createRoundState(config) (a resumed run passes
@@ -44,6 +51,7 @@ export function step(state: RoundState, event: RoundEvent): StepResult {
   const st = state;
   const out: RoundCommand[] = [];
   if (event.now !== undefined) st.now = Math.max(st.now, event.now);
+  st.lastCheckpointAt ??= event.now ?? null;
   switch (event.type) {
     case 'WorkerJoined': {
       const old = st.workers.get(event.workerId);
@@ -64,6 +72,7 @@ export function step(state: RoundState, event: RoundEvent): StepResult {
       if (st.shutdown || st.complete) break;
       if (st.config.mode === 'sync') syncTick(st, out);
       else asyncTick(st);
+      checkpointIfTimeDue(st, out);
       break;
     case 'Pause':
       st.paused = true;
@@ -71,12 +80,30 @@ export function step(state: RoundState, event: RoundEvent): StepResult {
     case 'Resume':
       st.paused = false;
       break;
+    case 'Reconfigure':
+      reconfigure(st, event);
+      break;
     case 'Shutdown':
       if (!st.shutdown) shutdown(st, out);
       break;
   }
   dispatch(st, out);
   return { state: st, commands: out };
+}
+
+function reconfigure(st: RoundState, ev: ReconfigureEvent): void {
+  if (ev.k !== undefined && !(Number.isInteger(ev.k) && ev.k >= 1 && ev.k <= MAX_K)) {
+    throw new DuelError(ErrorCodes.BAD_ARGUMENT, `k must be an integer in 1..${MAX_K}, got ${String(ev.k)}`, { field: 'k' });
+  }
+  if (ev.strategy !== undefined && typeof (ev.strategy as { aggregate?: unknown }).aggregate !== 'function' && typeof (ev.strategy as { node?: { aggregate?: unknown } }).node?.aggregate !== 'function') {
+    throw new DuelError(ErrorCodes.BAD_ARGUMENT, 'strategy must be an AggregationStrategy', { field: 'strategy' });
+  }
+  // A new config object: the caller's RunConfig (shared with the coordinator's options) is never mutated.
+  st.config = {
+    ...st.config,
+    run: ev.k === undefined ? st.config.run : { ...st.config.run, k: ev.k },
+    strategy: ev.strategy ?? st.config.strategy,
+  };
 }
 
 function workerLeft(st: RoundState, w: WorkerRecord): void {

@@ -294,9 +294,9 @@ describe('sync rounds: start and checkpoints', () => {
     d.join('w1');
     drain(d, ['w1']);
     expect(only(d.log, 'Checkpoint')).toEqual([
-      { type: 'Checkpoint', step: 1, next: { phase: 'D', step: 2, sub: 0, versions: { g: 1, d: 2 } } },
-      { type: 'Checkpoint', step: 2, next: { phase: 'D', step: 3, sub: 0, versions: { g: 2, d: 4 } } },
-      { type: 'Checkpoint', step: 3, next: { phase: 'D', step: 4, sub: 0, versions: { g: 3, d: 6 } } },
+      { type: 'Checkpoint', step: 1, next: { phase: 'D', step: 2, sub: 0, versions: { g: 1, d: 2 } }, resolved: expect.any(Array) },
+      { type: 'Checkpoint', step: 2, next: { phase: 'D', step: 3, sub: 0, versions: { g: 2, d: 4 } }, resolved: expect.any(Array) },
+      { type: 'Checkpoint', step: 3, next: { phase: 'D', step: 4, sub: 0, versions: { g: 3, d: 6 } }, resolved: expect.any(Array) },
     ]);
     const types = d.log.map((c) => c.type);
     expect(types.lastIndexOf('Checkpoint')).toBeLessThan(types.indexOf('RunComplete'));

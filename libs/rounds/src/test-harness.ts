@@ -3,7 +3,7 @@ import type { TaskSpec } from '@duel/trainer';
 import { deriveSeed, Rng, type NamedWeights } from '@duel/util';
 import { createRoundState } from './config';
 import { step } from './machine';
-import type { RoundCommand, RoundConfig, RoundEvent, RoundState, RoundTask, ResultReceivedEvent, Versions, WorkerKind } from './types';
+import type { RoundCommand, RoundConfig, RestoredRounds, RoundEvent, RoundState, RoundTask, ResultReceivedEvent, Versions, WorkerKind } from './types';
 
 /**
  * Test support for the round machine (not exported from index.ts): a driver
@@ -159,8 +159,8 @@ export class Driver {
   now = 0;
   private readonly monitor: Monitor;
 
-  constructor(cfg: RoundConfig = config()) {
-    this.st = createRoundState(cfg);
+  constructor(cfg: RoundConfig = config(), restored?: RestoredRounds) {
+    this.st = createRoundState(cfg, restored);
     this.monitor = new Monitor(this.st.versions);
   }
 

@@ -48,6 +48,11 @@ export interface RoundConfig {
   quorum: number;
   /** Emit Checkpoint after every this many steps; 0 = only at Shutdown. */
   checkpointEvery: number;
+  /**
+   * Also emit Checkpoint on a Tick when this many ms have passed since the
+   * last one and a G update was applied since; 0 or absent = steps only.
+   */
+  checkpointEveryMs?: number;
   strategy: StrategyConfig;
   /** The next update to run; default step 1, D sub 0, versions {g: 0, d: 0}. */
   start?: StartPosition;
@@ -120,13 +125,33 @@ export interface ResumeEvent {
   now?: number;
 }
 
+/**
+ * A run control from the dashboard: k (D updates per G update) and the
+ * aggregation strategy, both taking effect at the next schedule position or
+ * round close; fields left out stay as they are.
+ */
+export interface ReconfigureEvent {
+  type: 'Reconfigure';
+  k?: number;
+  strategy?: StrategyConfig;
+  now?: number;
+}
+
 /** Stop issuing, abandon the open round and checkpoint. Final. */
 export interface ShutdownEvent {
   type: 'Shutdown';
   now: number;
 }
 
-export type RoundEvent = WorkerJoinedEvent | WorkerLeftEvent | ResultReceivedEvent | TickEvent | PauseEvent | ResumeEvent | ShutdownEvent;
+export type RoundEvent =
+  | WorkerJoinedEvent
+  | WorkerLeftEvent
+  | ResultReceivedEvent
+  | TickEvent
+  | PauseEvent
+  | ResumeEvent
+  | ReconfigureEvent
+  | ShutdownEvent;
 
 // ── Commands: what the machine asks the executor to do, in order ─────────────
 
@@ -216,6 +241,12 @@ export interface CheckpointCommand {
   /** Step of the latest applied G update (TrainingState.step). */
   step: number;
   next: StartPosition;
+  /**
+   * The remembered outcomes of resolved tasks, oldest first: persist them and
+   * pass them back to createRoundState, so a copy of a result applied before
+   * the checkpoint is still answered 'duplicate' after a restart.
+   */
+  resolved: [string, ResolvedOutcome][];
 }
 
 export interface RunCompleteCommand {
@@ -313,6 +344,8 @@ export interface RoundState {
   lastGStep: number;
   /** lastGStep at the latest Checkpoint, so the run's end does not checkpoint the same step twice. */
   lastCheckpointStep: number;
+  /** `now` at the latest Checkpoint (or at the first event), for checkpointEveryMs. */
+  lastCheckpointAt: number | null;
   started: boolean;
   paused: boolean;
   shutdown: boolean;
@@ -326,6 +359,11 @@ export interface RoundState {
    * already counted, a copy is a duplicate; 'closed' = its round closed without it.
    */
   resolved: Map<string, ResolvedOutcome>;
+}
+
+/** What a resumed machine takes over from its checkpoint besides the position (config.start). */
+export interface RestoredRounds {
+  resolved?: readonly (readonly [string, ResolvedOutcome])[];
 }
 
 export interface StepResult {

@@ -1,10 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ring8 } from '@duel/datasets';
-import { tf } from '@duel/gan';
+import { GanModel, tf } from '@duel/gan';
 import { allFinite, cloneWeights } from '@duel/util';
 import { LocalTrainer } from './local-trainer';
-import { lrScale, resolveRunConfig } from './run-config';
+import { ganSpecFor, lrScale, resolveRunConfig } from './run-config';
 import { planTasks, splitBatch, taskSeed } from './task';
+import { applyGradients, initTrainingState } from './training-state';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -89,5 +90,19 @@ describe('LocalTrainer', () => {
     }
     expect(tf.memory().numTensors).toBe(before);
     t.dispose();
+  });
+});
+
+describe('training state', () => {
+  it('counts the furthest G step applied when async updates land out of order', () => {
+    const cfg = small();
+    const model = new GanModel(ganSpecFor(cfg));
+    const st = initTrainingState(cfg, model.layout);
+    const zeros = st.weights.G.map((w) => ({ ...w, data: new Float32Array(w.data.length) }));
+    applyGradients(st, cfg, 'G', zeros, 2);
+    applyGradients(st, cfg, 'G', zeros, 1);
+    expect(st.step).toBe(2);
+    expect(st.versions.G).toBe(2);
+    model.dispose();
   });
 });

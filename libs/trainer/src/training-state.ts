@@ -46,7 +46,9 @@ export function applyGradients(state: TrainingState, cfg: RunConfig, net: Net, g
   state.versions[net]++;
   if (net === 'G') {
     if (state.gEma) emaUpdate(state.gEma, state.weights.G, cfg.gEma);
-    state.step = step;
+    // Async mode applies G-updates out of order (step 20's may land before a
+    // slightly stale step 19's): the completed step is the furthest one applied.
+    state.step = Math.max(state.step, step);
   }
 }
 

@@ -33,6 +33,21 @@ export const ErrorCodes = {
   TASK_TIMEOUT: 'DUEL_ERR_TASK_TIMEOUT',
   /** The result was fine, but the strategy kept the weights as they are this round. */
   ROUND_SKIPPED: 'DUEL_ERR_ROUND_SKIPPED',
+  /** State store (libs/store): a checkpoint failed its length or checksum check and was not loaded. */
+  CHECKPOINT_CORRUPT: 'DUEL_ERR_CHECKPOINT_CORRUPT',
+  /** --resume found no checkpoint, or the checkpoint belongs to another model or run config. */
+  CHECKPOINT_MISSING: 'DUEL_ERR_CHECKPOINT_MISSING',
+  CHECKPOINT_MISMATCH: 'DUEL_ERR_CHECKPOINT_MISMATCH',
+  /** The store (Redis) is unreachable; the coordinator trains on from memory and catches it up later. */
+  STORE_UNAVAILABLE: 'DUEL_ERR_STORE_UNAVAILABLE',
+  /** A volunteer session token that was valid once but has expired: fetch a new one from POST /api/volunteer/session. */
+  SESSION_EXPIRED: 'DUEL_ERR_SESSION_EXPIRED',
+  /** The coordinator's cap on connections (per IP or in total) is reached. */
+  TOO_MANY_CONNECTIONS: 'DUEL_ERR_TOO_MANY_CONNECTIONS',
+  /** A run control the coordinator cannot carry out mid-run (e.g. a new batch size or model), or one after the run completed. */
+  CONTROL_UNSUPPORTED: 'DUEL_ERR_CONTROL_UNSUPPORTED',
+  /** The coordinator has no built web pages to serve (run `npm run build:web`). */
+  WEB_NOT_BUILT: 'DUEL_ERR_WEB_NOT_BUILT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes] | `DUEL_ERR_${string}`;

@@ -1,3 +1,4 @@
 export * from './rng';
 export * from './errors';
 export * from './named-weights';
+export * from './log-format';

@@ -10,12 +10,11 @@ beforeAll(async () => {
 });
 
 describe('WorkerSession handshake', () => {
-  it('sends hello with kind, token and capabilities, and no resume on the first connection', () => {
+  it('sends hello with kind, token and capabilities (with the codecs it can send), and no resume on the first connection', () => {
     const t = new FakeTransport();
     newSession({ token: 's3cret', kind: 'volunteer' }).onOpen(t);
-    expect(t.sent).toEqual([
-      { t: 'hello', protocol: PROTOCOL_VERSION, kind: 'volunteer', token: 's3cret', capabilities: { backend: 'cpu', device: 'test', maxBatch: 1024 } },
-    ]);
+    const capabilities = { backend: 'cpu', device: 'test', maxBatch: 1024, codecs: ['fp32', 'fp16', 'int8', 'topk'] };
+    expect(t.sent).toEqual([{ t: 'hello', protocol: PROTOCOL_VERSION, kind: 'volunteer', token: 's3cret', capabilities }]);
   });
 
   it('resumes its workerId on reconnect and keeps the model of the same run', async () => {

@@ -11,6 +11,7 @@ import {
   toDuelError,
   type AckFrame,
   type CoordinatorFrame,
+  type EncodableFrame,
   type ErrorFrame,
   type Frame,
   type FramePayload,
@@ -22,6 +23,7 @@ import {
 import { allFinite, DuelError, ErrorCodes, isDuelError, type ErrorCode } from '@duel/util';
 import { createCounters, type WorkerCounters } from './counters';
 import { MAX_PENDING_TASKS, PERMANENT_CODES, type FatalInfo, type LogLevel, type WorkerSessionOptions } from './session-options';
+import { GradientCompressor, SUPPORTED_CODECS } from './gradient-compressor';
 import { TaskRunner } from './task-runner';
 import type { Transport } from './transport';
 
@@ -48,6 +50,8 @@ import type { Transport } from './transport';
 export class WorkerSession {
   readonly counters: WorkerCounters = createCounters();
   private readonly runner: TaskRunner;
+  /** The negotiated gradient codec and its error-feedback residuals (kept across reconnects to the same run). */
+  readonly compressor = new GradientCompressor();
   private readonly now: () => number;
   private readonly clock: () => number;
   private transport: Transport | null = null;
@@ -60,8 +64,10 @@ export class WorkerSession {
   private heartbeat: number | null = null;
   private lastFrame = 0;
   private isPaused = false;
+  private token: string | undefined;
 
   constructor(private readonly opts: WorkerSessionOptions) {
+    this.token = opts.token;
     this.runner = new TaskRunner(opts.loadDataset);
     this.now = opts.now ?? (() => performance.now());
     this.clock = opts.clock ?? (() => Date.now());
@@ -99,8 +105,9 @@ export class WorkerSession {
     this.phase = 'handshake';
     this.lastFrame = this.now();
     this.counters.connections++;
-    const hello: FramePayload<'hello'> = { protocol: PROTOCOL_VERSION, kind: this.opts.kind, capabilities: this.opts.capabilities };
-    if (this.opts.token !== undefined) hello.token = this.opts.token;
+    const capabilities = { ...this.opts.capabilities, codecs: this.opts.capabilities.codecs ?? [...SUPPORTED_CODECS] };
+    const hello: FramePayload<'hello'> = { protocol: PROTOCOL_VERSION, kind: this.opts.kind, capabilities };
+    if (this.token !== undefined) hello.token = this.token;
     if (this.id !== null) hello.resume = { workerId: this.id };
     this.send('hello', hello);
     this.log('info', 'hello', { resume: this.id });
@@ -173,6 +180,16 @@ export class WorkerSession {
     } while (seen !== this.chain);
   }
 
+  /** The token the next hello presents (a volunteer renews its session token between connections). */
+  setToken(token: string | undefined): void {
+    this.token = token;
+  }
+
+  /** Takes tasks again after a drain() (a volunteer that paused, left with bye, and comes back). */
+  undrain(): void {
+    this.draining = false;
+  }
+
   /** Says goodbye and closes with 1000. Call `drain()` first to finish the in-flight task. */
   bye(reason: string): void {
     if (!this.transport) return;
@@ -192,6 +209,7 @@ export class WorkerSession {
     this.heartbeat = frame.heartbeatMs;
     this.runner.beginConnection();
     const reused = await this.runner.prepare(frame.run);
+    this.compressor.configure(frame.codec, `${frame.run.id}/${frame.run.seed}`);
     this.log('info', 'welcome', { run: frame.run.id, dataset: frame.run.dataset, model: String(frame.run.model['name'] ?? '?'), reused });
     this.opts.events?.welcome?.(frame, reused);
   }
@@ -213,7 +231,7 @@ export class WorkerSession {
     // tfjs cpu/wasm kernels run synchronously and data() resolves in microtasks,
     // so back-to-back tasks would never let the socket be read: a macrotask
     // turn here lets pending pings be answered between tasks.
-    await new Promise<void>((resolve) => setTimeout(resolve, 0));
+    await macrotask();
     if (!this.live(conn)) return this.drop(task, 'disconnected');
     const why = this.runner.mismatch(task.versions);
     if (why) return this.abstain(task, ErrorCodes.STALE_VERSION, why);
@@ -224,14 +242,18 @@ export class WorkerSession {
       return this.abstain(task, ErrorCodes.NON_FINITE, `NaN or Infinity in the ${task.phase} gradient or loss`);
     }
     if (!this.live(conn)) return this.drop(task, 'disconnected');
-    this.send('result', {
+    const codec = this.compressor.codec.name;
+    this.sendFrame({
+      t: 'result',
       taskId: task.taskId,
       workerId: this.id ?? '',
       phase: task.phase,
       versions: task.versions,
-      grads: out.grads,
+      // Coded after the finiteness check, so the error-feedback residual never holds NaN.
+      grads: this.compressor.compress(task.phase, out.grads),
       // dReal is NaN in a G step (no real batch); the wire wants finite numbers.
       stats: { loss: out.loss, dReal: Number.isFinite(out.dReal) ? out.dReal : 0, dFake: out.dFake, samples: out.samples, computeMs },
+      ...(codec === 'fp32' ? {} : { codec }),
     });
     const c = this.counters;
     c.tasksDone++;
@@ -311,7 +333,7 @@ export class WorkerSession {
     this.sendFrame(makeFrame(t, payload) as Frame);
   }
 
-  private sendFrame(frame: Frame): void {
+  private sendFrame(frame: EncodableFrame): void {
     this.transport?.send(encodeFrame(frame));
   }
 
@@ -334,4 +356,12 @@ export class WorkerSession {
   private log(level: LogLevel, event: string, fields: Record<string, unknown>): void {
     this.opts.events?.log?.(level, event, { workerId: this.id, ...fields });
   }
+}
+
+// Node's setTimeout(0) waits at least 1 ms; setImmediate runs right after pending I/O,
+// which is all the turn is for (it is taken before every task, twice per step).
+// Browsers (the volunteer's Web Worker) have no setImmediate.
+const immediate = (globalThis as { setImmediate?: (cb: () => void) => unknown }).setImmediate;
+function macrotask(): Promise<void> {
+  return new Promise<void>((resolve) => (immediate ? immediate(resolve) : setTimeout(resolve, 0)));
 }

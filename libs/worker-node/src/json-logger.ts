@@ -1,19 +1,18 @@
 import type { LogLevel } from '@duel/worker-core';
-
-const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+import { logFormat } from '@duel/util';
+import pino, { type DestinationStream } from 'pino';
 
 export type LogFn = (level: LogLevel, event: string, fields?: Record<string, unknown>) => void;
 
 /**
- * One JSON object per line, for `kubectl logs` and any log shipper. Kept to a
- * few lines on purpose: a structured logger (pino) can replace it behind the
- * same signature.
+ * Structured logs in the coordinator's format (@duel/util logFormat, pino): one
+ * JSON object per line for `kubectl logs` and any log shipper, with the event
+ * name both as `msg` and as `event`, and its fields (workerId...) beside them.
  */
-export function jsonLogger(write: (line: string) => void, minLevel: LogLevel = 'info'): LogFn {
-  return (level, event, fields = {}) => {
-    if (RANK[level] < RANK[minLevel]) return;
-    write(`${JSON.stringify({ ts: new Date().toISOString(), level, event, ...fields })}\n`);
-  };
+export function jsonLogger(dest: DestinationStream, minLevel: LogLevel = 'info'): LogFn {
+  const logger = pino({ ...logFormat('duel-worker'), level: minLevel }, dest);
+  return (level, event, fields = {}) => logger[level]({ ...fields, event }, event);
 }
 
-export const stderrLogger = (minLevel: LogLevel = 'info'): LogFn => jsonLogger((line) => process.stderr.write(line), minLevel);
+/** Logs to stderr (synchronously, so the last lines survive process.exit). */
+export const stderrLogger = (minLevel: LogLevel = 'info'): LogFn => jsonLogger(pino.destination({ fd: 2, sync: true }), minLevel);

@@ -1,37 +1,96 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { WorkerCounters } from '@duel/worker-core';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 
-/** Prometheus text exposition (format 0.0.4) of a worker's counters; names start with duel_worker_. */
-export function renderWorkerMetrics(c: Readonly<WorkerCounters>, connected: boolean): string {
-  const lines: string[] = [];
-  const metric = (name: string, type: 'counter' | 'gauge', help: string, samples: [string, number][]) => {
-    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    for (const [labels, v] of samples) lines.push(`${name}${labels} ${v}`);
-  };
-  metric('duel_worker_connected', 'gauge', '1 while connected to the coordinator.', [['', connected ? 1 : 0]]);
-  metric('duel_worker_connections_total', 'counter', 'Connections opened, reconnects included.', [['', c.connections]]);
-  metric('duel_worker_tasks_total', 'counter', 'Tasks computed and sent as results.', [['', c.tasksDone]]);
-  metric('duel_worker_samples_total', 'counter', 'Samples used by those results.', [['', c.samples]]);
-  metric('duel_worker_compute_seconds_total', 'counter', 'Compute time of those results.', [['', c.computeMs / 1000]]);
-  metric('duel_worker_acks_total', 'counter', 'Acks received, by status.', [
-    ['{status="applied"}', c.accepted],
-    ['{status="rejected"}', c.rejected],
-    ['{status="duplicate"}', c.duplicates],
-  ]);
-  metric('duel_worker_abstained_total', 'counter', 'Tasks answered with an error instead of a result.', [['', c.abstained]]);
-  metric('duel_worker_dropped_total', 'counter', 'Tasks dropped: connection lost or stopping.', [['', c.dropped]]);
-  return `${lines.join('\n')}\n`;
+export interface WorkerMetricsSource {
+  counters: Readonly<WorkerCounters>;
+  connected: boolean;
+  workerId: string | null;
+  backend: string;
+  device: string;
 }
 
-/** Serves GET /metrics and GET /healthz on `port` (0 picks a free one). Resolves once listening. */
-export async function startMetricsServer(port: number, read: () => { counters: Readonly<WorkerCounters>; connected: boolean }): Promise<{ port: number; close(): Promise<void> }> {
+/**
+ * A prom-client registry mirroring a worker's counters at scrape time; names
+ * start with duel_worker_. Process metrics (CPU, memory, event loop) come as
+ * duel_worker_process_*.
+ */
+export function workerMetricsRegistry(read: () => WorkerMetricsSource, processMetrics = true): Registry {
+  const registry = new Registry();
+  const mirror = (name: string, help: string, value: (c: Readonly<WorkerCounters>) => number) =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(value(read().counters));
+      },
+    });
+  new Gauge({
+    name: 'duel_worker_connected',
+    help: '1 while connected to the coordinator (what /readyz reports).',
+    registers: [registry],
+    collect() {
+      this.set(read().connected ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'duel_worker_info',
+    help: 'Constant 1, labelled with the worker id the coordinator assigned, the backend and the device.',
+    labelNames: ['worker_id', 'backend', 'device'],
+    registers: [registry],
+    collect() {
+      const s = read();
+      this.reset();
+      this.set({ worker_id: s.workerId ?? '', backend: s.backend, device: s.device }, 1);
+    },
+  });
+  mirror('duel_worker_connections_total', 'Connections opened, reconnects included.', (c) => c.connections);
+  mirror('duel_worker_tasks_total', 'Tasks computed and sent as results.', (c) => c.tasksDone);
+  mirror('duel_worker_samples_total', 'Samples used by those results.', (c) => c.samples);
+  mirror('duel_worker_compute_seconds_total', 'Compute time of those results.', (c) => c.computeMs / 1000);
+  new Counter({
+    name: 'duel_worker_acks_total',
+    help: 'Acks received, by status.',
+    labelNames: ['status'],
+    registers: [registry],
+    collect() {
+      const c = read().counters;
+      this.reset();
+      this.inc({ status: 'applied' }, c.accepted);
+      this.inc({ status: 'rejected' }, c.rejected);
+      this.inc({ status: 'duplicate' }, c.duplicates);
+    },
+  });
+  mirror('duel_worker_abstained_total', 'Tasks answered with an error instead of a result.', (c) => c.abstained);
+  mirror('duel_worker_dropped_total', 'Tasks dropped: connection lost or stopping.', (c) => c.dropped);
+  if (processMetrics) collectDefaultMetrics({ register: registry, prefix: 'duel_worker_process_' });
+  return registry;
+}
+
+/**
+ * Serves GET /metrics (Prometheus), GET /healthz (liveness: the process
+ * answers) and GET /readyz (200 while connected to the coordinator, else 503)
+ * on `port` (0 picks a free one). Resolves once listening.
+ */
+export async function startMetricsServer(port: number, read: () => WorkerMetricsSource): Promise<{ port: number; close(): Promise<void> }> {
+  const registry = workerMetricsRegistry(read);
   const server: Server = createServer((req, res) => {
-    if (req.method === 'GET' && req.url === '/metrics') {
-      const { counters, connected } = read();
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(renderWorkerMetrics(counters, connected));
-    } else if (req.method === 'GET' && req.url === '/healthz') {
-      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+    const path = (req.url ?? '').split('?')[0];
+    if (req.method !== 'GET') {
+      res.writeHead(405, { allow: 'GET' }).end();
+    } else if (path === '/metrics') {
+      registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+        (e: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`${e.message}\n`),
+      );
+    } else if (path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok' }));
+    } else if (path === '/readyz') {
+      const { connected, workerId } = read();
+      res.writeHead(connected ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: connected ? 'ok' : 'error', connected, workerId }));
     } else {
       res.writeHead(404).end();
     }
@@ -42,6 +101,10 @@ export async function startMetricsServer(port: number, read: () => { counters: R
   });
   return {
     port: (server.address() as AddressInfo).port,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

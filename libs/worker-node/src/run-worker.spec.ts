@@ -89,10 +89,15 @@ describe('runWorker against a scripted coordinator', () => {
     const metrics = await (await fetch(`http://127.0.0.1:${handle.metricsPort}/metrics`)).text();
     expect(metrics).toContain('duel_worker_tasks_total 1');
     expect(metrics).toContain('duel_worker_acks_total{status="applied"} 1');
+    const ready = await fetch(`http://127.0.0.1:${handle.metricsPort}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ connected: true, workerId: 'w-1' });
 
     // The coordinator dies and comes back on the same port: the worker resumes its id.
     const port = srv1.port;
     await srv1.kill();
+    await until(() => !handle.session.connected);
+    expect((await fetch(`http://127.0.0.1:${handle.metricsPort}/readyz`)).status).toBe(503);
     // Connection 0 gets a heartbeat of 150 ms and no pings: the watchdog must cut it.
     const srv2 = await FakeCoordinator.start(coordinatorScript((conn) => (conn === 0 ? 150 : 5_000)), port);
     cleanup.push(() => srv2.kill());

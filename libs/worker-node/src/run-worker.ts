@@ -4,6 +4,7 @@ import { CloseCodes, type WorkerKind } from '@duel/protocol';
 import { Rng } from '@duel/util';
 import { Backoff, WorkerSession, type BackoffOptions, type DatasetProvider, type LogLevel } from '@duel/worker-core';
 import type WebSocket from 'ws';
+import { Attacker, type AttackPlan } from './attacker';
 import { stderrLogger, type LogFn } from './json-logger';
 import { startMetricsServer } from './metrics-server';
 import { openConnection } from './ws-connection';
@@ -25,7 +26,7 @@ export interface RunWorkerOptions {
   kind?: WorkerKind;
   /** Largest task batch this worker accepts (hello.capabilities.maxBatch). */
   maxBatch?: number;
-  /** Serve Prometheus /metrics and /healthz on this port (0 = any free port). */
+  /** Serve Prometheus /metrics, /healthz and /readyz (connected) on this port (0 = any free port). */
   metricsPort?: number;
   /** How long stop() waits for the in-flight task before leaving anyway (ms). */
   graceMs?: number;
@@ -37,6 +38,8 @@ export interface RunWorkerOptions {
   log?: LogFn;
   selectBackend?: (pref: NodeBackendPref) => Promise<SelectedBackendInfo>;
   loadDataset?: DatasetProvider;
+  /** FOR TESTS ONLY (`--attack`, needs DUEL_ALLOW_ATTACKS=1): send attacked gradients (attacker.ts). */
+  attack?: AttackPlan;
 }
 
 export interface WorkerHandle {
@@ -72,11 +75,14 @@ export async function runWorker(opts: RunWorkerOptions): Promise<WorkerHandle> {
   // Marked handled here; whoever awaits `done` still sees the rejection.
   done.catch(() => undefined);
 
+  const loadDataset = opts.loadDataset ?? ((name: string) => resolveDataset(name, nodeDatasetLoader()));
+  const attacker = opts.attack ? new Attacker(opts.attack, loadDataset) : null;
+  if (attacker) log('warn', 'byzantine', { attacks: opts.attack!.attacks, note: 'this worker sends attacked gradients (test only)' });
   const session = new WorkerSession({
     kind: opts.kind ?? 'node',
     token: opts.token,
     capabilities: { backend: backend.name, device: backend.device, maxBatch: opts.maxBatch ?? 4096 },
-    loadDataset: opts.loadDataset ?? ((name) => resolveDataset(name, nodeDatasetLoader())),
+    loadDataset,
     events: {
       log: (level, event, fields) => log(level, event, fields),
       welcome: () => backoff.reset(),
@@ -91,7 +97,15 @@ export async function runWorker(opts: RunWorkerOptions): Promise<WorkerHandle> {
   });
 
   const metrics =
-    opts.metricsPort === undefined ? null : await startMetricsServer(opts.metricsPort, () => ({ counters: session.counters, connected: session.connected }));
+    opts.metricsPort === undefined
+      ? null
+      : await startMetricsServer(opts.metricsPort, () => ({
+          counters: session.counters,
+          connected: session.connected,
+          workerId: session.workerId,
+          backend: backend.name,
+          device: backend.device,
+        }));
   if (metrics) log('info', 'metrics', { port: metrics.port });
 
   const closeWaiters: (() => void)[] = [];
@@ -100,8 +114,11 @@ export async function runWorker(opts: RunWorkerOptions): Promise<WorkerHandle> {
     if (stopping) return;
     log('info', 'connect', { url: opts.coordinator, workerId: session.workerId, attempt: backoff.attempts });
     ws = openConnection(opts.coordinator, {
-      open: (transport) => session.onOpen(transport),
-      message: (bytes) => session.onMessage(bytes),
+      open: (transport) => session.onOpen(attacker ? attacker.wrap(transport) : transport),
+      message: (bytes) => {
+        attacker?.observe(bytes);
+        session.onMessage(bytes);
+      },
       error: (err) => log('warn', 'socket-error', { workerId: session.workerId, message: err.message }),
       close: (code, reason) => {
         ws = null;

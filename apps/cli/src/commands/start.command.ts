@@ -22,7 +22,7 @@ export async function startCommand(argv: string[]): Promise<number> {
   const run = await runDistributed(opts, n, a.backend!, {
     onStarted: (c) => {
       process.stderr.write(`duel: coordinator on ${c.url} (workers join ${c.wsUrl})\n`);
-      process.stderr.write(`duel: dashboard ${c.url}/   status ${c.url}/api/status   metrics ${c.url}/metrics\n`);
+      process.stderr.write(`duel: dashboard ${c.url}/   volunteer ${c.url}/volunteer   status ${c.url}/api/status   metrics ${c.url}/metrics\n`);
       process.stderr.write(`duel: ${opts.run.dataset} / ${opts.run.model}, ${opts.run.steps} steps, ${n} local workers\n`);
     },
   });

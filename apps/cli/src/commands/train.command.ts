@@ -1,4 +1,6 @@
 import { evaluateQuality } from '@duel/trainer';
+import { DuelError, ErrorCodes } from '@duel/util';
+import { parseAttacks } from '@duel/worker-node';
 import { parse, num } from '../args';
 import { weightsDigest } from '../digest';
 import { coordinatorOptionsFrom, coordinatorFlags } from '../coordinator.flags';
@@ -17,11 +19,22 @@ export async function trainCommand(argv: string[]): Promise<number> {
     workers: { type: 'string', default: '2' },
     backend: { type: 'string', default: 'auto' },
     json: { type: 'boolean', default: false },
+    // Tests only (tests/quality/byzantine.test.ts): the last N workers send attacked gradients; needs DUEL_ALLOW_ATTACKS=1.
+    attackers: { type: 'string' },
+    attack: { type: 'string' },
+    'attack-z': { type: 'string' },
   });
   const n = num(a.workers, 'workers')!;
   const opts = coordinatorOptionsFrom(a, { port: num(a.port, 'port') ?? 0, exitOnComplete: true });
   if (a.shards === undefined) opts.shards = n;
-  const run = await runDistributed(opts, n, a.backend!, { quiet: a.json && !process.stderr.isTTY });
+  const attackers = num(a.attackers, 'attackers') ?? 0;
+  if (!(Number.isInteger(attackers) && attackers >= 0 && attackers < n)) throw new DuelError(ErrorCodes.BAD_ARGUMENT, `--attackers must be an integer in 0..${n - 1}`);
+  if (attackers > 0) parseAttacks(a.attack ?? '', process.env); // refused here, not in N children, without DUEL_ALLOW_ATTACKS=1
+  const attackArgs = (i: number) => {
+    if (i < n - attackers) return [];
+    return ['--attack', a.attack!, '--attack-seed', String(i), ...(a['attack-z'] ? ['--attack-z', a['attack-z']] : [])];
+  };
+  const run = await runDistributed(opts, n, a.backend!, { quiet: a.json && !process.stderr.isTTY, workerArgs: attackArgs });
   const svc = run.coordinator.service;
   await run.workers.stop();
   const dataset = await resolveDataset(opts.run.dataset, nodeDatasetLoader());
@@ -31,6 +44,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     dataset: opts.run.dataset,
     model: opts.run.model,
     workers: n,
+    attackers,
     shards: opts.shards,
     seed: opts.run.seed,
     steps: svc.state.step,

@@ -1,0 +1,121 @@
+import type { QualityReport } from '@duel/trainer';
+import type { CoordinatorService } from './coordinator.service';
+import type { LatestMetrics } from './run-recorder';
+
+/** One worker row of the dashboard's table. */
+export interface DashboardWorker {
+  id: string;
+  kind: 'node' | 'volunteer';
+  backend: string;
+  device: string;
+  /** Results answered (accepted + rejected). */
+  tasks: number;
+  accepted: number;
+  rejected: number;
+  imgsPerSec: number;
+  lastSeen: number;
+  staleness: number;
+  /** Samples of this worker's applied results (the credit a worker earns). */
+  credit: number;
+  connected: boolean;
+}
+
+export type HistoryPoint = LatestMetrics & { t: number };
+export type QualityPoint = { step: number; t: number } & QualityReport;
+
+/** What /api/events sends: a full snapshot first, then ticks with what is new. */
+export interface DashboardMessage {
+  kind: 'snapshot' | 'tick';
+  t: number;
+  run: {
+    id: string;
+    dataset: string;
+    model: string;
+    mode: string;
+    step: number;
+    steps: number;
+    phase: string;
+    state: string;
+    versions: { g: number; d: number };
+    paused: boolean;
+    k: number;
+    strategy: string;
+    lrScale: { D: number; G: number };
+    lr: { D: number; G: number };
+    /** False when the coordinator has no DUEL_ADMIN_TOKEN: every control is refused. */
+    controls: boolean;
+  };
+  metrics: LatestMetrics;
+  quality: QualityReport | null;
+  workers: DashboardWorker[];
+  /** Snapshot: the whole recorded history; tick: points since the previous message. */
+  history: HistoryPoint[];
+  qualityHistory: QualityPoint[];
+}
+
+/**
+ * Builds the dashboard's messages for one subscriber: each call returns the
+ * run's state plus the history points this subscriber has not seen yet.
+ */
+export class DashboardFeed {
+  private sentQuality = 0;
+  private lastT = -1;
+
+  constructor(private readonly svc: CoordinatorService) {}
+
+  next(): DashboardMessage {
+    const first = this.lastT < 0;
+    const { recorder, qualityHistory } = this.svc;
+    // History is a bounded array (old points drop off the front): track by time, not index.
+    const history = recorder.history.filter((h) => h.t > this.lastT);
+    const quality = qualityHistory.slice(first ? 0 : this.sentQuality);
+    this.sentQuality = qualityHistory.length;
+    if (history.length) this.lastT = history[history.length - 1].t;
+    else if (first) this.lastT = 0;
+    return { kind: first ? 'snapshot' : 'tick', t: Date.now(), run: runSummary(this.svc), metrics: { ...recorder.latest }, quality: this.svc.quality, workers: dashboardWorkers(this.svc), history, qualityHistory: quality };
+  }
+}
+
+export function runSummary(svc: CoordinatorService): DashboardMessage['run'] {
+  const { opts, state } = svc;
+  const r = svc.roundSettings();
+  return {
+    id: svc.runId,
+    dataset: opts.run.dataset,
+    model: opts.run.model,
+    mode: opts.mode,
+    step: state.step,
+    steps: opts.run.steps,
+    phase: svc.phase(),
+    state: r.paused && !svc.done ? 'paused' : svc.runState(),
+    versions: { g: state.versions.G, d: state.versions.D },
+    paused: r.paused,
+    k: r.k,
+    strategy: strategyName(r.strategy),
+    lrScale: { ...svc.lrScale },
+    lr: { D: opts.run.lrD * svc.lrScale.D, G: opts.run.lrG * svc.lrScale.G },
+    controls: Boolean(opts.adminToken),
+  };
+}
+
+function strategyName(s: ReturnType<CoordinatorService['roundSettings']>['strategy']): string {
+  if ('aggregate' in s) return s.name;
+  return `node=${s.node.name},volunteer=${s.volunteer.name}`;
+}
+
+export function dashboardWorkers(svc: CoordinatorService): DashboardWorker[] {
+  return svc.workerStats().map((w) => ({
+    id: w.id,
+    kind: w.kind,
+    backend: w.backend,
+    device: w.device,
+    tasks: w.accepted + w.rejected,
+    accepted: w.accepted,
+    rejected: w.rejected,
+    imgsPerSec: w.imgsPerSec,
+    lastSeen: w.lastSeen,
+    staleness: w.staleness,
+    credit: (w as { credit?: number }).credit ?? w.samples,
+    connected: w.connected,
+  }));
+}
