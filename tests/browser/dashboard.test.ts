@@ -1,10 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { spawnWorkers, type LocalWorkers } from '../support/workers';
-import { describeBrowser } from './describe-browser';
-import { ensureWebBuild, freePort, launchChromium, SCREENSHOTS, spawnCoordinator, status, until, type CoordinatorProcess } from './harness';
+import type { Page } from 'playwright-core';
+import { describeBrowser, SCREENSHOTS, startBrowserRun, status, until, type BrowserRun, type CoordinatorProcess } from '../support/browser';
 
 const ADMIN = 'dashboard-test-admin-token';
 const RUN_ARGS = ['--dataset', 'ring8', '--steps', '100000', '--batch', '64', '--seed', '3'];
@@ -15,30 +12,16 @@ const RUN_ARGS = ['--dataset', 'ring8', '--steps', '100000', '--batch', '64', '-
  * controls need the admin token, and it survives a coordinator restart.
  */
 describeBrowser('dashboard (Chromium, coordinator + node worker processes)', () => {
-  let port: number;
+  let run: BrowserRun;
   let coord: CoordinatorProcess;
-  let workers: LocalWorkers;
-  let browser: Browser;
   let page: Page;
-  const errors: string[] = [];
 
   beforeAll(async () => {
-    mkdirSync(SCREENSHOTS, { recursive: true });
-    await ensureWebBuild();
-    port = await freePort();
-    coord = await spawnCoordinator(port, RUN_ARGS, { DUEL_ADMIN_TOKEN: ADMIN });
-    workers = spawnWorkers(1, coord.wsUrl, 'cpu');
-    await until(async () => (await status(coord.url)).workers.some((w) => w.kind === 'node'), 120_000, 'the node worker to join');
-    browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 1400, height: 1100 } });
-    page.on('pageerror', (e) => errors.push(e.message));
+    run = await startBrowserRun({ args: RUN_ARGS, env: { DUEL_ADMIN_TOKEN: ADMIN }, viewport: { width: 1400, height: 1100 } });
+    ({ coord, page } = run);
   }, 300_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await workers?.stop();
-    await coord?.stop();
-  });
+  afterAll(() => run?.stop());
 
   const step = async () => Number(await page.locator('[data-testid=step]').textContent());
   const chartPoints = async () => Number(await page.locator('body').getAttribute('data-chart-points'));
@@ -78,7 +61,7 @@ describeBrowser('dashboard (Chromium, coordinator + node worker processes)', () 
     // The node worker's row.
     await until(async () => (await page.locator('#workers tbody tr[data-kind=node]').count()) === 1, 10_000, 'the worker row');
     await page.screenshot({ path: join(SCREENSHOTS, 'dashboard.png'), fullPage: true });
-    expect(errors).toEqual([]);
+    expect(run.errors).toEqual([]);
   });
 
   it('(c) refuses a control without the admin token; with it, pause really stops the steps', async () => {
@@ -136,7 +119,7 @@ describeBrowser('dashboard (Chromium, coordinator + node worker processes)', () 
     expect(await banner.textContent()).toMatch(/Disconnected from the coordinator since/);
     await page.screenshot({ path: join(SCREENSHOTS, 'dashboard-disconnected.png') });
 
-    coord = await spawnCoordinator(port, RUN_ARGS, { DUEL_ADMIN_TOKEN: ADMIN });
+    coord = await run.respawn();
     // The worker process reconnects by itself (backoff); the page's EventSource too.
     await until(async () => !(await banner.isVisible()), 30_000, 'the banner to clear');
     const s = await until(async () => (await step()) > 2 && (await step()), 90_000, 'steps on the new coordinator');

@@ -1,11 +1,9 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { spawnWorkers, type LocalWorkers } from '../support/workers';
+import type { StatusWorker } from '@duel/api-types';
+import { describeBrowser, SCREENSHOTS, startBrowserRun, status, until, type BrowserRun, type CoordinatorProcess } from '../support/browser';
 import { RawClient, is } from '../support/raw-client';
-import { describeBrowser } from './describe-browser';
-import { ensureWebBuild, freePort, launchChromium, SCREENSHOTS, spawnCoordinator, status, until, type CoordinatorProcess, type StatusWorker } from './harness';
 
 const RUN_ARGS = ['--dataset', 'ring8', '--steps', '100000', '--batch', '64', '--seed', '4', '--task-timeout', '5000'];
 
@@ -16,30 +14,17 @@ const RUN_ARGS = ['--dataset', 'ring8', '--steps', '100000', '--batch', '64', '-
  * other volunteers do not disturb the run; Stop leaves cleanly with bye.
  */
 describeBrowser('volunteer page (Chromium, wasm) with a coordinator and a node worker', () => {
+  let run: BrowserRun;
   let coord: CoordinatorProcess;
-  let port: number;
-  let workers: LocalWorkers;
   let browser: Browser;
   let page: Page;
-  const errors: string[] = [];
 
   beforeAll(async () => {
-    mkdirSync(SCREENSHOTS, { recursive: true });
-    await ensureWebBuild();
-    port = await freePort();
-    coord = await spawnCoordinator(port, RUN_ARGS);
-    workers = spawnWorkers(1, coord.wsUrl, 'cpu');
-    await until(async () => (await status(coord.url)).workers.some((w) => w.kind === 'node' && w.accepted > 0), 120_000, 'the node worker to contribute');
-    browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 900, height: 800 } });
-    page.on('pageerror', (e) => errors.push(e.message));
+    run = await startBrowserRun({ args: RUN_ARGS, viewport: { width: 900, height: 800 }, workerReady: (w) => w.accepted > 0 });
+    ({ coord, browser, page } = run);
   }, 300_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await workers?.stop();
-    await coord?.stop();
-  });
+  afterAll(() => run?.stop());
 
   const text = async (id: string) => (await page.locator(`#${id}`).textContent()) ?? '';
   const volunteerRow = async (): Promise<StatusWorker | undefined> => (await status(coord.url)).workers.find((w) => w.kind === 'volunteer' && w.backend === 'wasm');
@@ -98,7 +83,7 @@ describeBrowser('volunteer page (Chromium, wasm) with a coordinator and a node w
     expect(node, JSON.stringify(s.workers)).toBeDefined();
     expect(node!.accepted).toBeGreaterThan(0);
     expect(s.workers.find((w) => w.device === 'scripted' && w.accepted > 0)).toBeUndefined();
-    expect(errors).toEqual([]);
+    expect(run.errors).toEqual([]);
   });
 
   const volunteers = async () => {
@@ -134,7 +119,7 @@ describeBrowser('volunteer page (Chromium, wasm) with a coordinator and a node w
     await coord.stop();
     await until(async () => (await text('v-state')) === 'reconnecting', 30_000, 'the page to notice');
     // A new coordinator has a new session key: the old token is refused, and the volunteer fetches another.
-    coord = await spawnCoordinator(port, RUN_ARGS);
+    coord = await run.respawn();
     await until(async () => (await text('v-state')) === 'connected', 60_000, 'the volunteer to reconnect');
     await until(async () => ((await volunteerRow())?.accepted ?? 0) > 0, 90_000, 'accepted results on the new coordinator');
     expect(((await (await fetch(`${coord.url}/api/status`)).json()) as { run: { id: string } }).run.id).not.toBe(oldRun.run.id);

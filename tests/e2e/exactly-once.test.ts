@@ -42,7 +42,9 @@ describe('exactly once: a result re-sent after a reconnect, and after a coordina
     // Step 1: the D task, then the G task, each answered once and applied.
     let w = await RawClient.connect(c.wsUrl);
     w.hello();
-    const { workerId } = await w.next(is('welcome'));
+    const { workerId, resumeToken } = await w.next(is('welcome'));
+    expect(resumeToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const resume = { workerId, token: resumeToken! };
     const d = await w.next((f): f is TaskFrame => f.t === 'task' && f.phase === 'D');
     w.send(resultFor(workerId, d));
     expect((await w.next(ackOf(d.taskId))).status).toBe('applied');
@@ -56,26 +58,65 @@ describe('exactly once: a result re-sent after a reconnect, and after a coordina
     w.close();
     await w.closedWith();
     w = await RawClient.connect(c.wsUrl);
-    w.hello({ resume: { workerId } });
+    w.hello({ resume });
     expect((await w.next(is('welcome'))).workerId).toBe(workerId);
     w.send(resultFor(workerId, g));
     expect(await w.next(ackOf(g.taskId))).toMatchObject({ status: 'duplicate', code: 'DUEL_ERR_DUPLICATE' });
     expect(c.service.state.versions).toEqual({ G: 1, D: 1 });
     w.close();
 
-    // A restart from the checkpoint of step 1: the D result of step 1 is still a duplicate.
+    // A restart from the checkpoint of step 1: the worker keeps its id (the resume key is in the
+    // checkpoint), and the D result of step 1 is still a duplicate.
     await c.close();
     c = await startCoordinator(opts(true));
     expect(c.service.state.versions).toEqual({ G: 1, D: 1 });
     w = await RawClient.connect(c.wsUrl);
     cleanup.push(async () => w.close());
-    w.hello({ resume: { workerId } });
-    await w.next(is('welcome'));
+    w.hello({ resume });
+    expect((await w.next(is('welcome'))).workerId).toBe(workerId);
     w.send(resultFor(workerId, d));
     expect(await w.next(ackOf(d.taskId))).toMatchObject({ status: 'duplicate', code: 'DUEL_ERR_DUPLICATE' });
     expect(c.service.state.versions).toEqual({ G: 1, D: 1 });
     // Training carries on from step 2 with this worker.
     const next = await w.next((f): f is TaskFrame => f.t === 'task');
     expect(next).toMatchObject({ taskId: '2.D0.0.0', versions: { g: 1, d: 1 } });
+    expect(w.frames.filter((f) => f.t === 'error')).toEqual([]);
+  });
+
+  it('with DUEL_SESSION_SECRET, a worker keeps its id across a restart; under another secret its token no longer verifies', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'duel-once-secret-'));
+    cleanup.push(() => rm(dir, { recursive: true, force: true }));
+    const run = resolveRunConfig({ dataset: 'ring8', steps: 3, batchSize: 16, seed: 5 });
+    const opts = (resume: boolean, sessionSecret: string) =>
+      defaultCoordinatorOptions(run, { port: 0, shards: 1, checkpointEvery: 1, store: { dataDir: dir }, resume, sessionSecret });
+    let c = await startCoordinator(opts(false, 'secret-one'));
+    cleanup.push(() => c.close());
+    let w = await RawClient.connect(c.wsUrl);
+    w.hello();
+    const first = await w.next(is('welcome'));
+    const resume = { workerId: first.workerId, token: first.resumeToken! };
+    w.close();
+    await w.closedWith();
+
+    // The same secret: the restarted coordinator derives the same key, so the id and its token carry over.
+    await c.close();
+    c = await startCoordinator(opts(true, 'secret-one'));
+    w = await RawClient.connect(c.wsUrl);
+    w.hello({ resume });
+    const again = await w.next(is('welcome'));
+    expect(again.workerId).toBe(resume.workerId);
+    expect(again.resumeToken).toBe(resume.token);
+    expect(w.frames.filter((f) => f.t === 'error')).toEqual([]);
+    w.close();
+    await w.closedWith();
+
+    // Another secret: the key comes from the secret, never from the checkpoint, so the old token is refused.
+    await c.close();
+    c = await startCoordinator(opts(true, 'secret-two'));
+    w = await RawClient.connect(c.wsUrl);
+    cleanup.push(async () => w.close());
+    w.hello({ resume });
+    expect(await w.next(is('error'))).toMatchObject({ code: 'DUEL_ERR_RESUME_REFUSED', fatal: false });
+    expect((await w.next(is('welcome'))).workerId).not.toBe(resume.workerId);
   });
 });

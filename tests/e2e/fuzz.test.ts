@@ -191,7 +191,7 @@ describe('coordinator fuzz (real gateway, service and round machine)', () => {
     const task = { taskId: '1.D0.0.0', phase: 'D' as const, versions: { g: 0, d: 0 } };
     const seeds: Uint8Array[] = [
       encodeFrame({ t: 'ping', ts: 1 }),
-      encodeFrame({ t: 'hello', protocol: PROTOCOL_VERSION, kind: 'volunteer', token: 'dv1.x.y.z', capabilities: { backend: 'wasm', device: 'fuzz', maxBatch: 64, codecs: ['fp32'] }, resume: { workerId: 'w-1' } }),
+      encodeFrame({ t: 'hello', protocol: PROTOCOL_VERSION, kind: 'volunteer', token: 'dv1.x.y.z', capabilities: { backend: 'wasm', device: 'fuzz', maxBatch: 64, codecs: ['fp32'] }, resume: { workerId: 'w-1', token: 'A'.repeat(43) } }),
       encodeFrame({ t: 'bye', reason: 'x' }),
       encodeFrame({ t: 'error', code: 'DUEL_ERR_INTERNAL', message: 'm', fatal: false }),
       resultFor('w-1', task, (d) => d.fill(0.25)),
@@ -239,6 +239,8 @@ describe('coordinator fuzz (real gateway, service and round machine)', () => {
       encodeFrame({ t: 'ack', taskId: '1.D0.0.0', status: 'applied' }),
       resultFor('w-1', { taskId: '1.D0.0.0', phase: 'D', versions: { g: 0, d: 0 } }, (d) => d.fill(0.01)),
       resultFor('w-1', { taskId: '9.G0.0.0', phase: 'G', versions: { g: 7, d: 7 } }, (d) => d.fill(0.01)),
+      // A hijack attempt: resume another worker's id with a forged token (RESUME_REFUSED, a new id, nobody evicted).
+      encodeFrame({ t: 'hello', protocol: PROTOCOL_VERSION, kind: 'node', capabilities: { backend: 'cpu', device: 'fuzz', maxBatch: 64 }, resume: { workerId: 'w-1-x', token: 'A'.repeat(43) } }),
     ];
     const oversize = new Uint8Array(maxPayloadFor(c.service.layout) + 8);
     oversize.set([0x44, 0x55, PROTOCOL_VERSION, 0, 1, 0, 0, 0, 0xc0]);
@@ -265,7 +267,7 @@ describe('coordinator fuzz (real gateway, service and round machine)', () => {
       const n = mode < 4 ? 1 + rng.int(4) : 10 + rng.int(90);
       for (let i = 0; i < n && ws.closeCode === null && stats.frames < IN_PROCESS_FRAMES; i++) {
         let bytes: Uint8Array;
-        if (i === 0 && mode >= 4) bytes = seeds[4];
+        if (i === 0 && mode >= 4) bytes = mode === 9 ? seeds[10] : seeds[4];
         else {
           const pick = rng.int(20);
           const task = tasks.length ? tasks[rng.int(tasks.length)] : { taskId: '1.D0.0.0', phase: 'D' as const, versions: { g: 0, d: 0 } };
@@ -324,7 +326,7 @@ describe('coordinator fuzz (real gateway, service and round machine)', () => {
     expect(stats.silent.slice(0, 10)).toEqual([]);
     expect(stats.frames).toBeGreaterThanOrEqual(IN_PROCESS_FRAMES);
     // The mutations reach deep checks, not only the envelope.
-    for (const code of ['DUEL_ERR_BAD_FRAME', 'DUEL_ERR_NOT_HELLO', 'DUEL_ERR_NON_FINITE', 'DUEL_ERR_FRAME_TOO_LARGE']) {
+    for (const code of ['DUEL_ERR_BAD_FRAME', 'DUEL_ERR_NOT_HELLO', 'DUEL_ERR_NON_FINITE', 'DUEL_ERR_FRAME_TOO_LARGE', 'DUEL_ERR_RESUME_REFUSED']) {
       expect(stats.codes.get(code) ?? 0, code).toBeGreaterThan(0);
     }
     expect((stats.codes.get('DUEL_ERR_UNKNOWN_TASK') ?? 0) + (stats.codes.get('DUEL_ERR_STALE_VERSION') ?? 0)).toBeGreaterThan(0);

@@ -10,7 +10,7 @@
 import { existsSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { spawnWorkers } from '../../apps/cli/src/distributed-run';
-import { CHROMIUM, ensureWebBuild, freePort, launchChromium, spawnCoordinator, status, until, type CoordinatorProcess } from '../../tests/browser/harness';
+import { CHROMIUM, ensureWebBuild, freePort, launchChromium, spawnCoordinator, status, until, type CoordinatorProcess } from '../../tests/support/browser';
 import { caption, fmt, log, median, sleep, table, type Machine, type Section } from './common';
 
 const TITLE = '9. Volunteer';

@@ -25,6 +25,8 @@ export const coordinatorFlags = {
   redis: { type: 'string' },
   'store-prefix': { type: 'string' },
   resume: { type: 'boolean' },
+  // `--validate-volunteers` (default tolerance) or `--validate-volunteers=TOL` (args.ts `bare`).
+  'validate-volunteers': { type: 'string', bare: '' },
 } as const;
 
 type Values = Partial<Record<keyof typeof coordinatorFlags, string | boolean | undefined>>;
@@ -50,6 +52,7 @@ export function coordinatorOptionsFrom(a: Values, over: Partial<CoordinatorOptio
     taskTimeoutMs: num(s('task-timeout'), 'task-timeout'),
     ...strategiesFrom(s('strategy'), s('strategy-volunteer')),
     codec: s('codec') === undefined ? undefined : parseCodecSpec(s('codec')!),
+    validation: validationFrom(s('validate-volunteers'), mode, s('codec')),
     ...storeFrom(a),
     workerToken: process.env.DUEL_WORKER_TOKEN || undefined,
     adminToken: process.env.DUEL_ADMIN_TOKEN || undefined,
@@ -57,6 +60,24 @@ export function coordinatorOptionsFrom(a: Values, over: Partial<CoordinatorOptio
     volunteerInvite: process.env.DUEL_VOLUNTEER_INVITE || undefined,
     ...over,
   });
+}
+
+/**
+ * `--validate-volunteers[=TOL]`: validation by redundancy of volunteers'
+ * results (README, Security), sync mode and fp32 gradients only. TOL is the
+ * relative L2 distance two replicas may differ by; empty: the default.
+ */
+export function validationFrom(flag: string | undefined, mode: string | undefined, codec: string | undefined): CoordinatorOptions['validation'] {
+  if (flag === undefined) return undefined;
+  const bad = (why: string): never => {
+    throw new DuelError(ErrorCodes.BAD_ARGUMENT, `--validate-volunteers: ${why}`);
+  };
+  if (mode === 'async') bad('needs --mode sync (async applies each result alone, on arrival)');
+  if (codec !== undefined && parseCodecSpec(codec).name !== 'fp32') bad(`needs --codec fp32, not ${codec} (lossy codecs make honest replicas differ)`);
+  if (flag === '') return {};
+  const tolerance = num(flag, 'validate-volunteers')!;
+  if (!(tolerance >= 0)) bad(`the tolerance must be a number ≥ 0, got "${flag}"`);
+  return { tolerance };
 }
 
 function positive(n: number, flag: string): number {

@@ -13,9 +13,13 @@ export const runConfigFlags = {
   'lr-d': { type: 'string' },
   'lr-g': { type: 'string' },
   'lr-decay': { type: 'string' },
+  'lr-floor': { type: 'string' },
   'g-ema': { type: 'string' },
   pack: { type: 'string' },
   'minibatch-std': { type: 'boolean' },
+  hidden: { type: 'string' },
+  'latent-dim': { type: 'string' },
+  'data-scale': { type: 'string' },
 } as const;
 
 type Values = Partial<Record<keyof typeof runConfigFlags, string | boolean | undefined>>;
@@ -33,8 +37,12 @@ export function runConfigFrom(a: Values): Partial<RunConfig> & { dataset: string
     lrD: num(s('lr-d'), 'lr-d'),
     lrG: num(s('lr-g'), 'lr-g'),
     lrDecay: s('lr-decay') as RunConfig['lrDecay'] | undefined,
+    lrFloor: num(s('lr-floor'), 'lr-floor'),
     gEma: num(s('g-ema'), 'g-ema'),
     pack: num(s('pack'), 'pack'),
     minibatchStd: a['minibatch-std'] as boolean | undefined,
+    hidden: num(s('hidden'), 'hidden'),
+    latentDim: num(s('latent-dim'), 'latent-dim'),
+    dataScale: num(s('data-scale'), 'data-scale'),
   };
 }

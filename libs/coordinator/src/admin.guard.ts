@@ -1,7 +1,8 @@
-import { HttpException, Inject, Injectable, Logger, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Inject, Injectable, Logger, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
 import { ErrorCodes } from '@duel/util';
 import { COORDINATOR_OPTIONS, type CoordinatorOptions } from './coordinator.options';
+import { httpError } from './http-error';
 import { MetricsService } from './metrics.service';
 import { secretEquals } from './volunteer-sessions';
 
@@ -33,6 +34,6 @@ export class AdminGuard implements CanActivate {
   private refuse(status: number, remote: string, message: string): never {
     this.metrics.rejections.inc({ code: ErrorCodes.UNAUTHORIZED });
     this.log.warn(`admin request from ${remote} refused (${status}): ${ErrorCodes.UNAUTHORIZED}`);
-    throw new HttpException({ code: ErrorCodes.UNAUTHORIZED, message }, status);
+    throw httpError(status, ErrorCodes.UNAUTHORIZED, message);
   }
 }

@@ -1,7 +1,9 @@
-import { Body, Controller, Get, Header, HttpCode, HttpException, Inject, Post, Query, Req } from '@nestjs/common';
+import { Body, Controller, Get, Header, HttpCode, Inject, Post, Query, Req } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
+import type { HistoryResponse, StatusResponse } from '@duel/api-types';
 import { DuelError, ErrorCodes } from '@duel/util';
 import { CoordinatorService } from './coordinator.service';
+import { httpError, httpErrorOf } from './http-error';
 import { MetricsService } from './metrics.service';
 import { VolunteerSessions } from './volunteer-sessions';
 
@@ -17,7 +19,7 @@ export class ApiController {
   ) {}
 
   @Get('api/status')
-  status() {
+  status(): StatusResponse {
     const { opts, state } = this.svc;
     return {
       run: {
@@ -46,7 +48,7 @@ export class ApiController {
     const b = (body ?? {}) as Record<string, unknown>;
     const invite = Object.prototype.hasOwnProperty.call(b, 'invite') ? b.invite : undefined;
     if (typeof b !== 'object' || Array.isArray(b) || (invite !== undefined && (typeof invite !== 'string' || invite.length > 4096))) {
-      throw new HttpException({ code: ErrorCodes.BAD_ARGUMENT, message: 'body must be { invite?: string }' }, 400);
+      throw httpError(400, ErrorCodes.BAD_ARGUMENT, 'body must be { invite?: string }');
     }
     const ip = req.socket?.remoteAddress ?? 'unknown';
     try {
@@ -56,12 +58,12 @@ export class ApiController {
       this.metrics.rejections.inc({ code: e.code });
       const status = e.code === ErrorCodes.RATE_LIMITED ? 429 : 401;
       const retryAfterMs = e.details?.retryAfterMs as number | undefined;
-      throw new HttpException({ code: e.code, message: e.message.slice(e.code.length + 2), ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) }, status);
+      throw httpErrorOf(e, status, retryAfterMs !== undefined ? { retryAfterMs } : {});
     }
   }
 
   @Get('api/history')
-  history() {
+  history(): HistoryResponse {
     return { history: this.svc.recorder.history, quality: this.svc.qualityHistory };
   }
 
@@ -69,10 +71,10 @@ export class ApiController {
   async samples(@Query('n') n?: string, @Query('seed') seed?: string) {
     const count = n === undefined ? 256 : Number(n);
     if (!Number.isInteger(count) || count < 1 || count > MAX_SAMPLES) {
-      throw new HttpException({ code: ErrorCodes.BAD_ARGUMENT, message: `n must be an integer in [1, ${MAX_SAMPLES}]` }, 400);
+      throw httpError(400, ErrorCodes.BAD_ARGUMENT, `n must be an integer in [1, ${MAX_SAMPLES}]`);
     }
     const s = seed === undefined ? 1 : Number(seed);
-    if (!Number.isInteger(s) || s < 0) throw new HttpException({ code: ErrorCodes.BAD_ARGUMENT, message: 'seed must be a non-negative integer' }, 400);
+    if (!Number.isInteger(s) || s < 0) throw httpError(400, ErrorCodes.BAD_ARGUMENT, 'seed must be a non-negative integer');
     const flat = await this.svc.samples(count, s);
     const shape = this.svc.layoutDataShape();
     const per = shape.reduce((a, b) => a * b, 1);

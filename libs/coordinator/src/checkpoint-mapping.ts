@@ -27,6 +27,12 @@ export interface CoordinatorCheckpointMeta extends CheckpointMeta {
   rng: { runSeed: number; derivation: 'taskSeed(seed, step, phase, sub, shard)' };
   /** Results applied over the run's lifetime up to this checkpoint (exactly-once accounting). */
   appliedResults: number;
+  /**
+   * The random key of resume tokens (WorkerIdentity), base64url, so workers keep
+   * their ids across a restart; absent when it derives from DUEL_SESSION_SECRET.
+   * A secret: never shown by an HTTP answer or a log line.
+   */
+  resumeKey?: string;
 }
 
 /**
@@ -36,7 +42,7 @@ export interface CoordinatorCheckpointMeta extends CheckpointMeta {
 export function checkpointOf(
   runId: string,
   state: TrainingState,
-  cfg: { run: RunConfig; mode: 'sync' | 'async'; shards: number | 'auto' },
+  cfg: { run: RunConfig; mode: 'sync' | 'async'; shards: number | 'auto'; resumeKey?: string },
   position: { next: StartPosition; resolved: [string, ResolvedOutcome][] },
   appliedResults: number,
   now = Date.now(),
@@ -67,6 +73,7 @@ export function checkpointOf(
       adam: { G: adamMeta(state.adam.G), D: adamMeta(state.adam.D) },
       rng: { runSeed: cfg.run.seed, derivation: 'taskSeed(seed, step, phase, sub, shard)' },
       appliedResults,
+      ...(cfg.resumeKey === undefined ? {} : { resumeKey: cfg.resumeKey }),
     },
     tensors,
   };

@@ -1,5 +1,6 @@
 import { Controller, Get, Inject, Injectable, Logger } from '@nestjs/common';
 import { Counter, Gauge, Histogram } from 'prom-client';
+import type { HistoryPoint } from '@duel/api-types';
 import { CloseCodes } from '@duel/protocol';
 import { currentPosition, type RoundCommand, type RoundEvent, type RoundState, type StartPosition } from '@duel/rounds';
 import { weightsDigest, type CheckpointData, type StateStore } from '@duel/store';
@@ -10,6 +11,7 @@ import { MetricsService } from './metrics.service';
 import { RECOVERY, type Recovery } from './recovery.token';
 import type { WorkerStats } from './run-recorder';
 import { WorkerConnections } from './worker-connections';
+import { WorkerIdentity } from './worker-identity';
 
 /** What the checkpointer reads from the coordinator service (bound in its onModuleInit). */
 export interface CheckpointSource {
@@ -19,6 +21,8 @@ export interface CheckpointSource {
   rounds(): RoundState;
   handle(event: RoundEvent): void;
   workerStats(): WorkerStats[];
+  /** The newest point of the recorder's metrics history (undefined before the first G step). */
+  latestPoint(): HistoryPoint | undefined;
 }
 
 /** How long a graceful shutdown waits for the final checkpoint write. */
@@ -67,6 +71,7 @@ export class Checkpointer {
     @Inject(COORDINATOR_OPTIONS) private readonly opts: CoordinatorOptions,
     @Inject(MetricsService) metrics: MetricsService,
     @Inject(WorkerConnections) private readonly conns: WorkerConnections,
+    @Inject(WorkerIdentity) private readonly identity: WorkerIdentity,
   ) {
     this.store = recovery.store;
     this.appliedResults = recovery.resumed?.meta.appliedResults ?? 0;
@@ -105,9 +110,13 @@ export class Checkpointer {
       case 'SendTask':
         this.quiet(this.store.lease(cmd.task.taskId.replace(/\.\d+$/, ''), cmd.workerId, cmd.task.deadlineMs));
         return;
-      case 'UpdateMetrics':
-        if (cmd.phase === 'G') this.quiet(this.store.appendMetrics({ t: Date.now(), step: cmd.step, gLoss: cmd.loss, dFake: cmd.dFake, samples: cmd.samples }));
+      case 'UpdateMetrics': {
+        // The recorder has already added this G step's point (the service runs a command first): store
+        // the same point, with D's numbers too, so a resumed coordinator charts it again.
+        const point = cmd.phase === 'G' ? this.src?.latestPoint() : undefined;
+        if (point) this.quiet(this.store.appendMetrics({ ...point }));
         return;
+      }
       case 'RunComplete':
         void this.flush().then(() => this.saveRun('complete'));
         return;
@@ -125,7 +134,9 @@ export class Checkpointer {
 
   private snapshot(next: StartPosition, resolved: [string, 'consumed' | 'closed'][]): CheckpointData<CoordinatorCheckpointMeta> {
     const src = this.src!;
-    return checkpointOf(src.runId, src.state, this.opts, { next, resolved }, this.appliedResults);
+    const { run, mode, shards } = this.opts;
+    // The resume key travels in the meta so workers keep their ids across a restart (WorkerIdentity).
+    return checkpointOf(src.runId, src.state, { run, mode, shards, resumeKey: this.identity.checkpointKey() }, { next, resolved }, this.appliedResults);
   }
 
   /** Queues a write; a newer snapshot replaces one still waiting (the newest wins). */

@@ -1,9 +1,10 @@
-import { Body, Controller, HttpCode, HttpException, Inject, Logger, Post, UseGuards } from '@nestjs/common';
+import { Body, Controller, HttpCode, Inject, Logger, Post, UseGuards } from '@nestjs/common';
 import { createStrategyFromSpec } from '@duel/aggregation';
 import { DuelError, ErrorCodes, isDuelError } from '@duel/util';
 import { AdminGuard } from './admin.guard';
 import { CoordinatorService } from './coordinator.service';
 import { runSummary } from './dashboard-feed';
+import { httpErrorOf } from './http-error';
 
 /** Largest learning-rate multiplier a control may set. */
 const MAX_LR_SCALE = 10;
@@ -35,7 +36,7 @@ export class ControlController {
     } catch (e) {
       if (!isDuelError(e)) throw e;
       const status = e.code === ErrorCodes.CONTROL_UNSUPPORTED ? 409 : 400;
-      throw new HttpException({ code: e.code, message: e.message.slice(e.code.length + 2) }, status);
+      throw httpErrorOf(e, status);
     }
     return { ok: true, run: runSummary(this.svc) };
   }

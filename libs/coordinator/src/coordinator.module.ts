@@ -15,6 +15,7 @@ import { RoundsGateway } from './rounds.gateway';
 import { VolunteerSessions } from './volunteer-sessions';
 import { WebController } from './web.controller';
 import { WorkerConnections } from './worker-connections';
+import { WorkerIdentity } from './worker-identity';
 
 @Module({})
 export class CoordinatorModule {
@@ -31,6 +32,7 @@ export class CoordinatorModule {
         WorkerConnections,
         MetricsService,
         VolunteerSessions,
+        WorkerIdentity,
         ConnectionGuard,
         AdminGuard,
         CoordinatorService,

@@ -37,9 +37,19 @@ export interface CoordinatorOptions {
   strategy: string;
   /** Strategy for volunteers' results (each kind aggregated apart, then combined by used samples); default: `strategy`. */
   strategyVolunteer?: string;
+  /**
+   * Validation by redundancy of volunteers' results (sync mode, fp32 codec;
+   * libs/rounds validated-shards.ts): each volunteer shard goes to `replicas`
+   * volunteers (default 2) whose gradients must agree within `tolerance`
+   * (relative L2, default DEFAULT_VALIDATION_TOLERANCE). Absent: off.
+   */
+  validation?: { tolerance?: number; replicas?: number };
   /** DUEL_ADMIN_TOKEN: dashboard controls need it as a bearer token (AdminGuard); unset = controls off. */
   adminToken?: string;
-  /** DUEL_SESSION_SECRET: HMAC key for volunteer sessions (survives restarts); default a random per-run key. */
+  /**
+   * DUEL_SESSION_SECRET: HMAC key for volunteer sessions and (derived apart) for
+   * resume tokens, so both survive restarts; default random per-run keys.
+   */
   sessionSecret?: string;
   /** DUEL_VOLUNTEER_INVITE: when set, a volunteer session needs this invite token. */
   volunteerInvite?: string;

@@ -7,11 +7,13 @@ import {
   WeightsBroadcastCache,
   negotiateCodec,
   encodeFrame,
+  errorFrameFor,
   type HelloFrame,
   type ResultFrame,
   type WelcomeFrame,
 } from '@duel/protocol';
 import {
+  DEFAULT_VALIDATION_TOLERANCE,
   createRoundState,
   currentPhase,
   step as roundStep,
@@ -43,6 +45,7 @@ import { MetricsService } from './metrics.service';
 import { RunRecorder, type WorkerStats } from './run-recorder';
 import { secretEquals, VolunteerSessions } from './volunteer-sessions';
 import { WorkerConnections, type Connection } from './worker-connections';
+import { WorkerIdentity } from './worker-identity';
 
 /**
  * The parameter server. It owns the training state (weights, Adam, versions)
@@ -72,6 +75,7 @@ export class CoordinatorService implements OnModuleInit, OnModuleDestroy {
     @Inject(VolunteerSessions) private readonly sessions: VolunteerSessions,
     @Inject(RECOVERY) private readonly recovery: Recovery,
     @Inject(Checkpointer) private readonly checkpointer: Checkpointer,
+    @Inject(WorkerIdentity) private readonly identity: WorkerIdentity,
   ) {
     const spec = ganSpecFor(opts.run);
     this.sampler = new GanModel(spec);
@@ -80,6 +84,8 @@ export class CoordinatorService implements OnModuleInit, OnModuleDestroy {
     this.state = recovery.resumed?.state ?? initTrainingState(opts.run, this.layout);
     this.runId = recovery.resumed?.runId ?? `run-${opts.run.dataset}-${opts.run.seed}-${Date.now().toString(36)}`;
     this.recorder = new RunRecorder();
+    // The charts keep the steps from before the restart (issue #5).
+    if (recovery.resumed) this.recorder.restore(recovery.resumed.history, recovery.resumed.meta.step);
   }
 
   onModuleInit(): void {
@@ -97,9 +103,10 @@ export class CoordinatorService implements OnModuleInit, OnModuleDestroy {
       checkpointEveryMs: (this.opts.checkpointSecs ?? 0) * 1000,
       start: this.recovery.resumed?.meta.next,
       strategy: this.strategyConfig(),
+      ...this.validationConfig(),
     } satisfies RoundConfig, { resolved: this.recovery.resumed?.meta.resolved });
     this.metrics.bind({ rounds: () => this.rounds, quality: () => this.quality });
-    this.checkpointer.bind({ runId: this.runId, state: this.state, rounds: () => this.rounds, isDone: () => this.done, handle: (e) => this.handle(e), workerStats: () => this.workerStats() });
+    this.checkpointer.bind({ runId: this.runId, state: this.state, rounds: () => this.rounds, isDone: () => this.done, handle: (e) => this.handle(e), workerStats: () => this.workerStats(), latestPoint: () => this.recorder.history.at(-1) });
     this.ticker = setInterval(() => this.handle({ type: 'Tick', now: Date.now() }), 100);
     this.ticker.unref();
   }
@@ -113,6 +120,20 @@ export class CoordinatorService implements OnModuleInit, OnModuleDestroy {
     const node = createStrategyFromSpec(this.opts.strategy);
     const v = this.opts.strategyVolunteer;
     return v === undefined || v === this.opts.strategy ? node : { node, volunteer: createStrategyFromSpec(v) };
+  }
+
+  /**
+   * Volunteers validated by redundancy. Replicas are compared as received, so a
+   * lossy codec (whose error feedback differs from worker to worker) would make
+   * honest replicas disagree: refused.
+   */
+  private validationConfig(): Pick<RoundConfig, 'validation'> {
+    const v = this.opts.validation;
+    if (!v) return {};
+    if ((this.opts.codec ?? FP32).name !== 'fp32') {
+      throw new DuelError(ErrorCodes.BAD_ARGUMENT, `validation of volunteers needs the fp32 codec, not ${this.opts.codec!.name}: lossy codecs make honest replicas differ`);
+    }
+    return { validation: { tolerance: v.tolerance ?? DEFAULT_VALIDATION_TOLERANCE, ...(v.replicas === undefined ? {} : { replicas: v.replicas }) } };
   }
 
   async onModuleDestroy(): Promise<void> {
@@ -141,7 +162,7 @@ export class CoordinatorService implements OnModuleInit, OnModuleDestroy {
       throw new DuelError(ErrorCodes.UNAUTHORIZED, 'missing or wrong worker token');
     }
     if (f.kind === 'volunteer') this.sessions.verify(f.token);
-    const workerId = f.resume?.workerId && /^w-[0-9a-z-]{1,40}$/.test(f.resume.workerId) ? f.resume.workerId : this.newWorkerId();
+    const workerId = this.claimWorkerId(c, f);
     const previous = this.conns.bind(c, workerId);
     if (previous) {
       this.conns.close(previous, 1000, 'replaced by a reconnect');
@@ -170,10 +191,30 @@ export class CoordinatorService implements OnModuleInit, OnModuleDestroy {
       versions: { g: this.state.versions.G, d: this.state.versions.D },
       // Workers that do not list the requested codec (or any) send fp32 (PROTOCOL.md §3.4).
       codec: negotiateCodec(this.opts.codec ?? FP32, f.capabilities.codecs),
+      resumeToken: this.identity.tokenFor(workerId),
     };
     this.conns.sendTo(c, encodeFrame(welcome));
     this.refreshWorkerGauge();
     this.handle({ type: 'WorkerJoined', workerId, kind: f.kind, maxBatch: f.capabilities.maxBatch, now: Date.now() });
+  }
+
+  /**
+   * The id a hello gets: the one it resumes when its token verifies, else a
+   * fresh one. A refused resume evicts nobody (issue #7): it is logged, counted
+   * and answered with a non-fatal RESUME_REFUSED, so the worker learns why its
+   * welcome names another id. The token is never logged.
+   */
+  private claimWorkerId(c: Connection, f: HelloFrame): string {
+    if (!f.resume) return this.newWorkerId();
+    const asked = f.resume.workerId;
+    if (this.identity.verify(asked, f.resume.token)) return asked;
+    const workerId = this.newWorkerId();
+    const why = f.resume.token === undefined ? 'no resume token' : 'the resume token does not verify';
+    this.log.warn({ asked, workerId, kind: f.kind, remote: c.remote, code: ErrorCodes.RESUME_REFUSED }, `resume of ${asked} refused (${why}); assigned ${workerId}`);
+    // Before the id is bound: the refusal is not charged to the new id's record.
+    this.countRejection(c, ErrorCodes.RESUME_REFUSED);
+    this.conns.sendTo(c, encodeFrame(errorFrameFor(new DuelError(ErrorCodes.RESUME_REFUSED, `resume of ${asked} refused: ${why}; this connection gets a new workerId`))));
+    return workerId;
   }
 
   /** Samples claimed by results awaiting their ack, so an applied result credits its worker. */
@@ -312,6 +353,12 @@ export class CoordinatorService implements OnModuleInit, OnModuleDestroy {
         return;
       case 'Checkpoint':
         return; // written by the Checkpointer (observe)
+      case 'Validated':
+        this.metrics.validations.inc({ outcome: cmd.outcome });
+        if (cmd.outcome !== 'agreed' || cmd.rejected.length > 0) {
+          this.log.warn({ accepted: cmd.accepted, rejected: cmd.rejected, arbitrated: cmd.arbitrated }, `validation ${cmd.outcome} on shard ${cmd.step}.${cmd.phase}${cmd.sub}.${cmd.shard}`);
+        }
+        return;
       case 'RunComplete':
         this.completed = true;
         this.log.log(`run complete at step ${cmd.step}`);

@@ -1,57 +1,5 @@
-import type { QualityReport } from '@duel/trainer';
+import type { DashboardMessage, DashboardRun, DashboardWorker } from '@duel/api-types';
 import type { CoordinatorService } from './coordinator.service';
-import type { LatestMetrics } from './run-recorder';
-
-/** One worker row of the dashboard's table. */
-export interface DashboardWorker {
-  id: string;
-  kind: 'node' | 'volunteer';
-  backend: string;
-  device: string;
-  /** Results answered (accepted + rejected). */
-  tasks: number;
-  accepted: number;
-  rejected: number;
-  imgsPerSec: number;
-  lastSeen: number;
-  staleness: number;
-  /** Samples of this worker's applied results (the credit a worker earns). */
-  credit: number;
-  connected: boolean;
-}
-
-export type HistoryPoint = LatestMetrics & { t: number };
-export type QualityPoint = { step: number; t: number } & QualityReport;
-
-/** What /api/events sends: a full snapshot first, then ticks with what is new. */
-export interface DashboardMessage {
-  kind: 'snapshot' | 'tick';
-  t: number;
-  run: {
-    id: string;
-    dataset: string;
-    model: string;
-    mode: string;
-    step: number;
-    steps: number;
-    phase: string;
-    state: string;
-    versions: { g: number; d: number };
-    paused: boolean;
-    k: number;
-    strategy: string;
-    lrScale: { D: number; G: number };
-    lr: { D: number; G: number };
-    /** False when the coordinator has no DUEL_ADMIN_TOKEN: every control is refused. */
-    controls: boolean;
-  };
-  metrics: LatestMetrics;
-  quality: QualityReport | null;
-  workers: DashboardWorker[];
-  /** Snapshot: the whole recorded history; tick: points since the previous message. */
-  history: HistoryPoint[];
-  qualityHistory: QualityPoint[];
-}
 
 /**
  * Builds the dashboard's messages for one subscriber: each call returns the
@@ -76,7 +24,7 @@ export class DashboardFeed {
   }
 }
 
-export function runSummary(svc: CoordinatorService): DashboardMessage['run'] {
+export function runSummary(svc: CoordinatorService): DashboardRun {
   const { opts, state } = svc;
   const r = svc.roundSettings();
   return {

@@ -1,10 +1,12 @@
-import { Controller, Get, Header, HttpException, Inject, Logger, Param, Res, Sse, type MessageEvent } from '@nestjs/common';
+import { Controller, Get, Header, Inject, Logger, Param, Res, Sse, type MessageEvent } from '@nestjs/common';
 import { defer, interval, map, startWith, type Observable } from 'rxjs';
+import type { ModelInfo } from '@duel/api-types';
 import { encodeFrame } from '@duel/protocol';
 import { samplingWeights } from '@duel/trainer';
 import { ErrorCodes } from '@duel/util';
 import { CoordinatorService } from './coordinator.service';
 import { DashboardFeed } from './dashboard-feed';
+import { httpError } from './http-error';
 
 /** How often the dashboard feed sends a tick. */
 export const FEED_INTERVAL_MS = 500;
@@ -64,7 +66,7 @@ export class DashboardController {
 
   /** The run's model spec (what the welcome frame carries) and data shape. */
   @Get('model')
-  model() {
+  model(): ModelInfo {
     return { run: this.svc.runId, dataset: this.svc.opts.run.dataset, spec: this.svc.modelSpec(), dataShape: this.svc.layoutDataShape() };
   }
 
@@ -73,7 +75,7 @@ export class DashboardController {
   @Header('Content-Type', 'application/octet-stream')
   @Header('Cache-Control', 'no-store')
   weights(@Param('net') net: string, @Res() res: BinaryResponse): void {
-    if (net !== 'G') throw new HttpException({ code: ErrorCodes.BAD_ARGUMENT, message: 'only G is served (D stays on the coordinator)' }, 400);
+    if (net !== 'G') throw httpError(400, ErrorCodes.BAD_ARGUMENT, 'only G is served (D stays on the coordinator)');
     const version = this.svc.state.versions.G;
     if (this.weightsCache?.version !== version) {
       this.weightsCache = { version, bytes: encodeFrame({ t: 'weights', net: 'G', version, tensors: samplingWeights(this.svc.state) }) };

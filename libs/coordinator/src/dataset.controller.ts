@@ -1,9 +1,10 @@
-import { Controller, Get, HttpException, Inject, Res } from '@nestjs/common';
+import { Controller, Get, Inject, Res } from '@nestjs/common';
 import { gzipSync } from 'node:zlib';
 import { encodeIdx, resolveDataset, type Dataset, type ImageDataset } from '@duel/datasets';
 import { nodeDatasetLoader } from '@duel/datasets-node';
 import { ErrorCodes } from '@duel/util';
 import { CoordinatorService } from './coordinator.service';
+import { httpError } from './http-error';
 
 /** The slice of express's response used here (@types/express is not a dependency). */
 interface BinaryResponse {
@@ -27,7 +28,7 @@ export class DatasetController {
   async dataset(@Res() res: BinaryResponse): Promise<void> {
     const name = this.svc.opts.run.dataset;
     if (name === 'ring8' || name === 'grid25') {
-      throw new HttpException({ code: ErrorCodes.BAD_ARGUMENT, message: `${name} is generated, not stored: volunteers build it themselves` }, 404);
+      throw httpError(404, ErrorCodes.BAD_ARGUMENT, `${name} is generated, not stored: volunteers build it themselves`);
     }
     this.encoded ??= resolveDataset(name, nodeDatasetLoader()).then(encodeImages);
     let body: Uint8Array;
@@ -35,7 +36,7 @@ export class DatasetController {
       body = await this.encoded;
     } catch (e) {
       this.encoded = null;
-      throw new HttpException({ code: ErrorCodes.DATASET_MISSING, message: (e as Error).message }, 503);
+      throw httpError(503, ErrorCodes.DATASET_MISSING, (e as Error).message);
     }
     res.setHeader('Content-Type', 'application/octet-stream');
     res.setHeader('Content-Encoding', 'gzip');

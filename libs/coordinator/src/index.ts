@@ -2,6 +2,7 @@ export { startCoordinator, type RunningCoordinator } from './bootstrap';
 export { defaultCoordinatorOptions, type CoordinatorOptions } from './coordinator.options';
 export { CoordinatorService } from './coordinator.service';
 export { VolunteerSessions, secretEquals, type VolunteerSession } from './volunteer-sessions';
+export { WorkerIdentity, type ResumeKeySource } from './worker-identity';
 export { AdminGuard } from './admin.guard';
 export { checkpointOf, trainingStateOf, CHECKPOINT_KIND, type CoordinatorCheckpointMeta } from './checkpoint-mapping';
 export { frameParser } from './message-parser';

@@ -57,6 +57,12 @@ export class MetricsService {
     collect: () => this.collectRounds(),
   });
   readonly results = new Counter({ name: 'duel_results_total', help: 'Results by status and code', labelNames: ['status', 'code'], registers: [this.registry] });
+  readonly validations = new Counter({
+    name: 'duel_validations_total',
+    help: 'Validation by redundancy, per shard verdict: agreed (replicas or a node worker decided), mismatch (replicas disagreed, one more sent), failed (too many disagreed)',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
   readonly rejections = new Counter({ name: 'duel_rejections_total', help: 'Refused frames and results by code', labelNames: ['code'], registers: [this.registry] });
   readonly tasksSent = new Counter({ name: 'duel_tasks_sent_total', help: 'Tasks sent; attempt="retry" counts shards reassigned after a straggler or a lost worker', labelNames: ['phase', 'attempt'], registers: [this.registry] });
   readonly bytesIn = new Counter({ name: 'duel_bytes_in_total', help: 'WebSocket bytes received', registers: [this.registry] });

@@ -1,4 +1,4 @@
-import type { RefusedCheckpoint, StateStore } from '@duel/store';
+import type { MetricsPoint, RefusedCheckpoint, StateStore } from '@duel/store';
 import type { TrainingState } from '@duel/trainer';
 import type { CoordinatorCheckpointMeta } from './checkpoint-mapping';
 
@@ -14,5 +14,7 @@ export interface Recovery {
     meta: CoordinatorCheckpointMeta;
     checkpointId: string;
     refused: RefusedCheckpoint[];
+    /** The store's metrics history, oldest first, for the dashboard's charts (RunRecorder.restore). */
+    history: MetricsPoint[];
   } | null;
 }

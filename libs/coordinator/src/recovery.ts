@@ -44,8 +44,13 @@ export async function prepareRecovery(opts: CoordinatorOptions): Promise<Recover
   opts.mode = meta.mode;
   opts.shards = meta.shards;
   const state = trainingStateOf(loaded.data, ganLayout(ganSpecFor(meta.run)));
+  // The charts' history is a convenience: a store that cannot give it back does not stop the resume.
+  const history = await store.metricsHistory().catch((e: Error) => {
+    log.warn(`the metrics history was not read back: ${e.message}`);
+    return [];
+  });
   log.log(`resuming run ${meta.runId} from ${loaded.ref.id}: step ${meta.step}, next ${meta.next.phase}${meta.next.sub} of step ${meta.next.step}`);
-  return { store, resumed: { runId: meta.runId, state, meta, checkpointId: loaded.ref.id, refused: loaded.refused } };
+  return { store, resumed: { runId: meta.runId, state, meta, checkpointId: loaded.ref.id, refused: loaded.refused, history } };
 }
 
 /** Adds the recovery providers to the coordinator module; the store becomes the /readyz store probe. */

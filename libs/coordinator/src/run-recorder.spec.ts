@@ -25,3 +25,48 @@ describe('RunRecorder ledger', () => {
     expect(r.workers(['w-2'])[0]).toMatchObject({ accepted: 1, credit: 10 });
   });
 });
+
+describe('RunRecorder.restore (the metrics history after a resume)', () => {
+  const point = (step: number, t = step * 1000) => ({ t, step, dLoss: 1.3 + step / 100, gLoss: 0.7, dReal: 0.6, dFake: 0.4, imgsPerSec: 900 });
+
+  it('puts the stored points back, drops those past the checkpoint, and goes on appending after them', () => {
+    const r = new RunRecorder();
+    r.restore([1, 2, 3, 4, 5].map((s) => point(s)), 4);
+    expect(r.history.map((p) => p.step)).toEqual([1, 2, 3, 4]);
+    expect(r.history[3]).toEqual(point(4));
+    // The latest metrics are the checkpoint's, with no throughput until this process sees some.
+    expect(r.latest).toEqual({ step: 4, dLoss: 1.34, gLoss: 0.7, dReal: 0.6, dFake: 0.4, imgsPerSec: 0 });
+    r.metrics({ phase: 'D', step: 5, loss: 1.1, dReal: 0.55, dFake: 0.45, samples: 64 }, 9000);
+    r.metrics({ phase: 'G', step: 5, loss: 0.8, dReal: 0.55, dFake: 0.45, samples: 64 }, 9001);
+    expect(r.history.map((p) => [p.step, p.t])).toEqual([[1, 1000], [2, 2000], [3, 3000], [4, 4000], [5, 9001]]);
+  });
+
+  it('lets redone steps replace the ones a crash lost, and a later run on the same store replace an earlier one', () => {
+    const crash = new RunRecorder();
+    // Steps 1-6, a crash after the checkpoint at 4, steps 5-7 redone by the resumed run, resumed again from 7.
+    crash.restore([...[1, 2, 3, 4, 5, 6].map((s) => point(s)), ...[5, 6, 7].map((s) => point(s, 50_000 + s))], 7);
+    expect(crash.history.map((p) => [p.step, p.t])).toEqual([[1, 1000], [2, 2000], [3, 3000], [4, 4000], [5, 50_005], [6, 50_006], [7, 50_007]]);
+
+    const reused = new RunRecorder();
+    reused.restore([...[1, 2, 3, 4, 5, 6].map((s) => point(s)), ...[1, 2].map((s) => point(s, 90_000 + s))], 2);
+    expect(reused.history.map((p) => p.t)).toEqual([90_001, 90_002]);
+  });
+
+  it('fills what an older point lacks with null, and keeps no more than its bound', () => {
+    const r = new RunRecorder();
+    r.restore([{ t: 5, step: 1, gLoss: 0.69, dFake: 0.5, samples: 64 }], 1);
+    expect(r.history).toEqual([{ t: 5, step: 1, dLoss: null, gLoss: 0.69, dReal: null, dFake: 0.5, imgsPerSec: 0 }]);
+    const many = new RunRecorder();
+    many.restore(Array.from({ length: 2500 }, (_, i) => point(i + 1)), 2500);
+    expect(many.history).toHaveLength(2000);
+    expect(many.history[0].step).toBe(501);
+    expect(many.latest.step).toBe(2500);
+  });
+
+  it('with nothing stored, only sets the step', () => {
+    const r = new RunRecorder();
+    r.restore([], 12);
+    expect(r.history).toEqual([]);
+    expect(r.latest).toEqual({ step: 12, dLoss: null, gLoss: null, dReal: null, dFake: null, imgsPerSec: 0 });
+  });
+});

@@ -1,32 +1,10 @@
+import type { HistoryPoint, LatestMetrics, StatusWorker } from '@duel/api-types';
+import type { MetricsPoint } from '@duel/store';
 import type { ErrorCode } from '@duel/util';
 
-export interface WorkerStats {
-  id: string;
-  kind: 'node' | 'volunteer';
-  backend: string;
-  device: string;
-  accepted: number;
-  rejected: number;
-  rejectedByCode: Record<string, number>;
-  samples: number;
-  imgsPerSec: number;
-  lastSeen: number;
+/** A worker's ledger (GET /api/status) plus whether it is connected now. */
+export interface WorkerStats extends StatusWorker {
   connected: boolean;
-  /** Versions behind the coordinator's weights of this worker's last result (0 = fresh). */
-  staleness: number;
-  /** Ledger: results this worker sent that reached the round machine (well-formed, any verdict). */
-  results: number;
-  /** Ledger: credit, the samples of its results that were accepted (applied, and validated where the run validates); never granted for rejected work. */
-  credit: number;
-}
-
-export interface LatestMetrics {
-  step: number;
-  dLoss: number | null;
-  gLoss: number | null;
-  dReal: number | null;
-  dFake: number | null;
-  imgsPerSec: number;
 }
 
 interface MetricsCommand {
@@ -48,7 +26,7 @@ const RATE_WINDOW_MS = 10_000;
 export class RunRecorder {
   private readonly workersById = new Map<string, WorkerStats>();
   private readonly sampleLog: { t: number; n: number; workerId?: string }[] = [];
-  readonly history: (LatestMetrics & { t: number })[] = [];
+  readonly history: HistoryPoint[] = [];
   latest: LatestMetrics = { step: 0, dLoss: null, gLoss: null, dReal: null, dFake: null, imgsPerSec: 0 };
   private readonly maxHistory = 2000;
 
@@ -116,6 +94,26 @@ export class RunRecorder {
 
   step(step: number): void {
     this.latest.step = step;
+  }
+
+  /**
+   * Puts a resumed run's stored history back (oldest first), so the charts
+   * show the steps from before the restart. A point whose step is not above
+   * the one before it starts a later life of the store (steps redone after a
+   * crash, or a fresh run on the same store): it replaces the points it
+   * redoes. Points past `checkpointStep` are dropped: the run does them again.
+   */
+  restore(points: readonly MetricsPoint[], checkpointStep: number): void {
+    const kept: HistoryPoint[] = [];
+    for (const p of points) {
+      if (p.step > checkpointStep) continue;
+      while (kept.length && kept[kept.length - 1].step >= p.step) kept.pop();
+      kept.push({ t: p.t, step: p.step, dLoss: p['dLoss'] ?? null, gLoss: p['gLoss'] ?? null, dReal: p['dReal'] ?? null, dFake: p['dFake'] ?? null, imgsPerSec: p['imgsPerSec'] ?? 0 });
+    }
+    this.history.splice(0, this.history.length, ...kept.slice(-this.maxHistory));
+    const { t: _t, ...last } = this.history.at(-1) ?? { t: 0, ...this.latest };
+    // No throughput yet: the rate window starts with this process.
+    this.latest = { ...last, step: checkpointStep, imgsPerSec: 0 };
   }
 
   workers(connectedIds: string[], now = Date.now()): WorkerStats[] {

@@ -1,6 +1,7 @@
-import { Controller, Get, HttpException, Res } from '@nestjs/common';
+import { Controller, Get, Res } from '@nestjs/common';
 import { resolve } from 'node:path';
 import { ErrorCodes } from '@duel/util';
+import { httpError } from './http-error';
 import { webBuilt, webDistDir } from './web-assets';
 
 /** The slice of express's response used here (@types/express is not a dependency). */
@@ -26,10 +27,7 @@ export class WebController {
 
   private page(res: Response, file: string): void {
     if (!webBuilt(this.dir)) {
-      throw new HttpException(
-        { code: ErrorCodes.WEB_NOT_BUILT, message: `the web pages are not built in ${this.dir}: run \`npm run build:web\` (npm install does it)` },
-        503,
-      );
+      throw httpError(503, ErrorCodes.WEB_NOT_BUILT, `the web pages are not built in ${this.dir}: run \`npm run build:web\` (npm install does it)`);
     }
     res.setHeader('Cache-Control', 'no-cache');
     res.sendFile(resolve(this.dir, file));

@@ -30,7 +30,11 @@ describe('error policy', () => {
     expect(closeCodeFor(ErrorCodes.TOO_MANY_CONNECTIONS)).toBe(4429);
     expect(closeCodeFor(ErrorCodes.SESSION_EXPIRED)).toBe(4440);
     expect(closeCodeFor(ErrorCodes.STALE_VERSION)).toBeNull();
+    // A refused resume is news for the worker, not a reason to drop it: it goes on under a new id.
+    expect(closeCodeFor(ErrorCodes.RESUME_REFUSED)).toBeNull();
+    expect(errorFrameFor(new DuelError(ErrorCodes.RESUME_REFUSED, 'x')).fatal).toBe(false);
     expect(policyFor(ErrorCodes.DUPLICATE).ack).toBe('duplicate');
+    expect(policyFor(ErrorCodes.VALIDATION_MISMATCH)).toMatchObject({ close: null, ack: 'rejected' });
   });
 
   it('treats codes outside the table (and prototype names) as INTERNAL', () => {

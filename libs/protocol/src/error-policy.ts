@@ -50,8 +50,10 @@ export const ERROR_POLICIES: Readonly<Record<string, ErrorPolicy>> = Object.free
   [ErrorCodes.DUPLICATE]: { close: null, ack: 'duplicate', summary: 'A result for this (workerId, taskId) was already applied; it is not applied again.' },
   [ErrorCodes.OUTLIER]: { close: null, ack: 'rejected', summary: 'A robust strategy (e.g. Krum) left this update out of the aggregate.' },
   [ErrorCodes.ROUND_SKIPPED]: { close: null, ack: 'rejected', summary: 'The result was valid, but the strategy kept the weights as they are this round.' },
+  [ErrorCodes.VALIDATION_MISMATCH]: { close: null, ack: 'rejected', summary: 'Validation by redundancy: the result disagreed with the replicas (or the node worker) that decided its shard; it earns no credit.' },
   [ErrorCodes.TASK_TIMEOUT]: { close: null, summary: 'A shard had no answer when its round closed on a quorum below 1; it reached the strategy as a failure.' },
   [ErrorCodes.NON_FINITE]: { close: null, ack: 'rejected', summary: 'A tensor holds NaN or ±Infinity; the update is dropped, the worker may go on.' },
+  [ErrorCodes.RESUME_REFUSED]: { close: null, summary: 'hello.resume carried no resume token that verifies for that workerId; nobody is evicted and the welcome that follows assigns a new workerId.' },
 });
 
 /** Policy for a code; codes outside the table (e.g. DUEL_ERR_BAD_SPEC raised while handling a frame) count as INTERNAL. */

@@ -66,8 +66,13 @@ export interface HelloFrame {
   kind: WorkerKind;
   token?: string;
   capabilities: Capabilities;
-  /** Reconnect: ask to keep the identity (and credit) of an earlier session. */
-  resume?: { workerId: string };
+  /**
+   * Reconnect: ask to keep the identity (and credit) of an earlier session.
+   * `token` is the `welcome.resumeToken` that came with that id; without one
+   * that verifies the coordinator assigns a new id (DUEL_ERR_RESUME_REFUSED).
+   * Optional on the wire only so an older worker still gets in (with a new id).
+   */
+  resume?: { workerId: string; token?: string };
 }
 
 /** coordinator→worker, the answer to a valid hello. */
@@ -81,6 +86,12 @@ export interface WelcomeFrame {
   versions: Versions;
   /** The gradient codec this worker is asked to send results with; absent means fp32. */
   codec?: CodecSpec;
+  /**
+   * Proof of `workerId` for a later `hello.resume.token` (an HMAC of the id
+   * under a coordinator key; PROTOCOL.md §4 Reconnect). A bearer secret: keep
+   * it out of logs. Absent only from an older coordinator.
+   */
+  resumeToken?: string;
 }
 
 /** coordinator→worker: the full weights of one net at one version. */

@@ -33,7 +33,7 @@ export function sampleFrames(seed = 1): Frame[] {
       kind: 'volunteer',
       token: 's3cret',
       capabilities: { backend: 'wasm', device: 'Chrome / 8 threads', maxBatch: 256, codecs: ['raw-f32', 'q8'] },
-      resume: { workerId: 'w-7' },
+      resume: { workerId: 'w-7', token: 'Vb1bYI3cW2K6nqHk0VfX9sQnKpZr5dLhYtA_x-Ju8mE' },
     },
     { t: 'hello', protocol: PROTOCOL_VERSION, kind: 'node', capabilities: { backend: 'webgpu', device: '', maxBatch: 1024 } },
     {
@@ -52,6 +52,7 @@ export function sampleFrames(seed = 1): Frame[] {
       },
       heartbeatMs: 5000,
       versions: { g: 12, d: 13 },
+      resumeToken: 'Vb1bYI3cW2K6nqHk0VfX9sQnKpZr5dLhYtA_x-Ju8mE',
     },
     { t: 'weights', net: 'G', version: 12, tensors: randomWeights(TEST_LAYOUT.G, rng) },
     { t: 'weights', net: 'D', version: 13, tensors: randomWeights(TEST_LAYOUT.D, rng) },

@@ -45,6 +45,14 @@ describe('validateFrame: schema', () => {
     ['hello', 'capabilities.codecs', new Array(17).fill('c'), ErrorCodes.BAD_FRAME],
     ['hello', 'token', 'x'.repeat(4097), ErrorCodes.BAD_FRAME],
     ['hello', 'resume.workerId', 'has space', ErrorCodes.BAD_FRAME],
+    ['hello', 'resume.workerId', undefined, ErrorCodes.BAD_FRAME],
+    ['hello', 'resume', 'w-7', ErrorCodes.BAD_FRAME],
+    ['hello', 'resume.token', 42, ErrorCodes.BAD_FRAME],
+    ['hello', 'resume.token', ['tok'], ErrorCodes.BAD_FRAME],
+    ['hello', 'resume.token', '', ErrorCodes.BAD_FRAME],
+    ['hello', 'resume.token', 'a'.repeat(129), ErrorCodes.BAD_FRAME],
+    ['hello', 'resume.token', 'not base64url!', ErrorCodes.BAD_FRAME],
+    ['hello', 'resume.token', 'abc=', ErrorCodes.BAD_FRAME],
     ['hello', 'capabilities', [], ErrorCodes.BAD_FRAME],
     ['welcome', 'workerId', 'x'.repeat(65), ErrorCodes.BAD_FRAME],
     ['welcome', 'run.seed', 2 ** 32, ErrorCodes.BAD_FRAME],
@@ -59,6 +67,10 @@ describe('validateFrame: schema', () => {
     ['welcome', 'heartbeatMs', 10, ErrorCodes.BAD_FRAME],
     ['welcome', 'versions.g', -1, ErrorCodes.BAD_FRAME],
     ['welcome', 'versions.d', 2 ** 53, ErrorCodes.BAD_FRAME],
+    ['welcome', 'resumeToken', 7, ErrorCodes.BAD_FRAME],
+    ['welcome', 'resumeToken', '', ErrorCodes.BAD_FRAME],
+    ['welcome', 'resumeToken', 'x'.repeat(129), ErrorCodes.BAD_FRAME],
+    ['welcome', 'resumeToken', 'a/b+c', ErrorCodes.BAD_FRAME],
     ['weights', 'net', 'X', ErrorCodes.BAD_FRAME],
     ['weights', 'version', null, ErrorCodes.BAD_FRAME],
     ['task', 'shard.index', 4, ErrorCodes.BAD_FRAME],
@@ -105,6 +117,31 @@ describe('validateFrame: schema', () => {
     const out = validateFrame(raw) as HelloFrame & { admin?: boolean };
     expect(out.admin).toBeUndefined();
     expect(Object.keys(out.capabilities)).toEqual(['backend', 'device', 'maxBatch', 'codecs']);
+  });
+
+  it('keeps resume tokens (128 base64url characters at most) and accepts a resume without one, for older workers', () => {
+    const token = 'A-_z'.repeat(32);
+    const hello = validateFrame(withField(sample('hello'), 'resume.token', token)) as HelloFrame;
+    expect(hello.resume).toEqual({ workerId: 'w-7', token });
+    const old = validateFrame(withField(sample('hello'), 'resume', { workerId: 'w-7', extra: 1 })) as HelloFrame;
+    expect(old.resume).toEqual({ workerId: 'w-7' });
+    const welcome = validateFrame(withField(sample('welcome'), 'resumeToken', token)) as WelcomeFrame;
+    expect(welcome.resumeToken).toBe(token);
+    const { resumeToken: _, ...older } = sample('welcome');
+    expect((validateFrame(older) as WelcomeFrame).resumeToken).toBeUndefined();
+  });
+
+  it('never echoes a refused token in the error message', () => {
+    const secret = 'Secret-Token-Value!';
+    for (const raw of [withField(sample('hello'), 'resume.token', secret), withField(sample('welcome'), 'resumeToken', secret)]) {
+      try {
+        validateFrame(raw);
+        expect.unreachable();
+      } catch (e) {
+        expect((e as DuelError).code).toBe(ErrorCodes.BAD_FRAME);
+        expect((e as Error).message).not.toContain(secret);
+      }
+    }
   });
 
   it('rejects unknown and missing frame types', () => {

@@ -36,6 +36,9 @@ export interface ValidationContext {
 /** Printable ASCII without spaces: ids appear in logs, metrics labels and URLs. */
 const ID_PATTERN = /^[\x21-\x7e]+$/;
 const CODE_PATTERN = /^DUEL_ERR_[A-Z0-9_]+$/;
+/** welcome.resumeToken, hello.resume.token: base64url (an HMAC-SHA256 is 43 characters; room for a longer MAC later). */
+const RESUME_TOKEN_PATTERN = /^[A-Za-z0-9_-]+$/;
+const MAX_RESUME_TOKEN = 128;
 const U32_MAX = 0xffffffff;
 const DAY_MS = 86_400_000;
 const MAX_BATCH = 1 << 20;
@@ -75,6 +78,8 @@ function codecSpec(f: FieldReader): CodecSpec {
   }
   return spec;
 }
+
+const resumeToken = (f: FieldReader, key: string): string => f.str(key, MAX_RESUME_TOKEN, { pattern: RESUME_TOKEN_PATTERN });
 
 function errorCode(f: FieldReader, key: string): ErrorCode {
   return f.str(key, 64, { pattern: CODE_PATTERN }) as ErrorCode;
@@ -121,7 +126,12 @@ const VALIDATORS: { [T in FrameType]: (f: FieldReader, c: Ctx) => FrameMap[T] } 
     }
     const frame: FrameMap['hello'] = { t: 'hello', protocol: PROTOCOL_VERSION, kind: f.oneOf('kind', ['node', 'volunteer'] as const), capabilities };
     if (f.has('token')) frame.token = f.str('token', c.limits.maxTokenLength);
-    if (f.has('resume')) frame.resume = { workerId: id(f.obj('resume'), 'workerId', c) };
+    if (f.has('resume')) {
+      const r = f.obj('resume');
+      frame.resume = { workerId: id(r, 'workerId', c) };
+      // Optional here so an older worker still gets in; the coordinator refuses a resume without it.
+      if (r.has('token')) frame.resume.token = resumeToken(r, 'token');
+    }
     return frame;
   },
   welcome: (f, c) => {
@@ -146,6 +156,7 @@ const VALIDATORS: { [T in FrameType]: (f: FieldReader, c: Ctx) => FrameMap[T] } 
       versions: versions(f, 'versions'),
     };
     if (f.has('codec')) frame.codec = codecSpec(f.obj('codec'));
+    if (f.has('resumeToken')) frame.resumeToken = resumeToken(f, 'resumeToken');
     return frame;
   },
   weights: (f, c) => {

@@ -4,4 +4,5 @@ import { ErrorCodes, type ErrorCode } from '@duel/util';
 export const RoundErrorCodes = {
   TASK_TIMEOUT: ErrorCodes.TASK_TIMEOUT,
   ROUND_SKIPPED: ErrorCodes.ROUND_SKIPPED,
+  VALIDATION_MISMATCH: ErrorCodes.VALIDATION_MISMATCH,
 } as const satisfies Record<string, ErrorCode>;

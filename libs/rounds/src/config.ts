@@ -1,7 +1,7 @@
 import { assertStalenessMode } from '@duel/aggregation';
 import { DuelError, ErrorCodes } from '@duel/util';
 import { RESOLVED_MEMORY } from './effects';
-import type { ResolvedRoundConfig, RestoredRounds, RoundConfig, RoundState, StartPosition } from './types';
+import type { ResolvedRoundConfig, RestoredRounds, RoundConfig, RoundState, StartPosition, ValidationConfig } from './types';
 
 const bad = (field: string, why: string): never => {
   throw new DuelError(ErrorCodes.BAD_ARGUMENT, `round config ${field}: ${why}`, { field });
@@ -46,7 +46,23 @@ export function resolveRoundConfig(config: RoundConfig): ResolvedRoundConfig {
   if (!isInt(minWorkers, 1)) bad('minWorkers', `must be an integer ≥ 1, got ${minWorkers}`);
   const waitRetryMs = c.waitRetryMs ?? 1000;
   if (!(typeof waitRetryMs === 'number' && waitRetryMs >= 0)) bad('waitRetryMs', `must be ≥ 0, got ${waitRetryMs}`);
-  return { ...c, stalenessMode: assertStalenessMode(c.stalenessMode ?? 'inverse'), start, minWorkers, waitRetryMs };
+  const validation = c.validation === undefined ? undefined : resolveValidation(c.validation, c.mode);
+  const { validation: _raw, ...rest } = c;
+  return { ...rest, stalenessMode: assertStalenessMode(c.stalenessMode ?? 'inverse'), start, minWorkers, waitRetryMs, ...(validation ? { validation } : {}) };
+}
+
+/** Most replicas of one shard a run may ask for: each costs a whole volunteer task. */
+const MAX_REPLICAS = 16;
+
+function resolveValidation(v: RoundConfig['validation'] & object, mode: RoundConfig['mode']): Required<ValidationConfig> {
+  // Async applies every result on arrival, alone: there is no round in which replicas could meet.
+  if (mode !== 'sync') bad('validation', 'needs mode sync');
+  const replicas = v.replicas ?? 2;
+  if (!isInt(replicas, 2) || replicas > MAX_REPLICAS) bad('validation.replicas', `must be an integer in 2..${MAX_REPLICAS}, got ${String(v.replicas)}`);
+  if (!(typeof v.tolerance === 'number' && Number.isFinite(v.tolerance) && v.tolerance >= 0)) bad('validation.tolerance', `must be a finite number ≥ 0, got ${String(v.tolerance)}`);
+  const maxReplicas = v.maxReplicas ?? replicas + 2;
+  if (!isInt(maxReplicas, replicas) || maxReplicas > MAX_REPLICAS) bad('validation.maxReplicas', `must be an integer in ${replicas}..${MAX_REPLICAS}, got ${String(v.maxReplicas)}`);
+  return { replicas, tolerance: v.tolerance, maxReplicas };
 }
 
 /**

@@ -9,6 +9,7 @@ export * from './config';
 export * from './schedule';
 export * from './aggregate-round';
 export * from './sync-round';
+export * from './validation';
 export { RESOLVED_MEMORY } from './effects';
 export * from './queries';
 export { step } from './machine';

@@ -34,6 +34,12 @@ export const MAX_K = 100;
  *     the open round: a new k applies from the next schedule position (a D
  *     sub at or past the new k moves on to G), a new strategy from the next
  *     round close. A bad value throws and changes nothing.
+ *  9. Validation (config.validation, validated-shards.ts): a shard a
+ *     volunteer computed is applied only once `replicas` volunteers' results
+ *     for it agree, or a node worker's result decides it; its gradient enters
+ *     the update once, a disagreeing result is acked DUEL_ERR_VALIDATION_MISMATCH
+ *     and never applied. Off, the machine behaves exactly as without it.
+ *     (Its tests are in validated-shards.spec.ts.)
  *
  * The caller's duties, in order:
  *  1. Create the state with createRoundState(config) (a resumed run passes
@@ -148,7 +154,10 @@ function shutdown(st: RoundState, out: RoundCommand[]): void {
   st.shutdown = true;
   if (st.round) {
     // Results already accepted were waiting for the round to close: answer them now.
-    for (const s of st.round.shards) if (s.result) ack(out, s.result.workerId, s.result.taskId, 'rejected', ErrorCodes.SHUTTING_DOWN);
+    for (const s of st.round.shards) {
+      const held = [...(s.result ? [s.result] : []), ...(s.votes?.partners ?? []), ...(s.votes?.candidates ?? [])];
+      for (const r of held) ack(out, r.workerId, r.taskId, 'rejected', ErrorCodes.SHUTTING_DOWN);
+    }
     for (const a of st.round.attempts.values()) resolve(st, a.taskId, 'closed');
     st.round = null;
   }

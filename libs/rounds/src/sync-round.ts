@@ -1,4 +1,5 @@
 import { planTasks, taskSeed, type RunConfig } from '@duel/trainer';
+import { refreshPending } from './validated-shards';
 import type { ResolvedRoundConfig, RoundConfig, RoundPosition, RoundRunFields, RoundState, SyncRound, WorkerRecord } from './types';
 
 /**
@@ -57,6 +58,7 @@ export function quorumNeeded(quorum: number, numShards: number): number {
  */
 export function requeueIfOrphaned(st: RoundState, round: SyncRound, shard: number): void {
   const s = round.shards[shard];
+  if (s.votes) return refreshPending(st, round, shard);
   if (s.result || round.pending.includes(shard)) return;
   for (const a of round.attempts.values()) {
     if (a.task.shard === shard && !a.expired && st.workers.get(a.workerId)?.task === a.taskId) return;

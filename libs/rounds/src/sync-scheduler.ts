@@ -5,6 +5,7 @@ import { ack, answerUnknown, applyUpdate, checkpointIfDue, resolve, sendTask } f
 import { nextPosition, pastEnd, sameVersions, taskIdOf } from './schedule';
 import { answered, openRound, quorumNeeded, requeueIfOrphaned, shardCount } from './sync-round';
 import type { Attempt, ResultReceivedEvent, RoundCommand, RoundState, SyncRound, WorkerRecord } from './types';
+import { acceptedOf, noteReplica, partnersOf, pickShard, refreshPending, shardWorkers, undecided, validating, voteResult } from './validated-shards';
 
 /**
  * Synchronous rounds: one round = one update (phase, step, sub) of the
@@ -18,18 +19,22 @@ import type { Attempt, ResultReceivedEvent, RoundCommand, RoundState, SyncRound,
 /** Opens the next round if one is due, then gives pending shards to idle workers in join order. */
 export function syncDispatch(st: RoundState, out: RoundCommand[]): void {
   if (st.paused || st.shutdown || st.complete || !st.started) return;
+  const v = validating(st);
   if (!st.round && !pastEnd(st.position, st.config.run.steps) && st.workers.size > 0) {
-    st.round = openRound(st.config, st.position, shardCount(st.config.shards, st.config.run, [...st.workers.values()]), st.now);
+    st.round = openRound(st.config, st.position, shardCount(st.config.shards, st.config.run, v ? shardWorkers(st) : [...st.workers.values()]), st.now);
   }
   const round = st.round;
   if (!round) return;
   for (const w of st.workers.values()) {
     if (w.task !== null || round.pending.length === 0) continue;
-    // A worker takes the first pending shard that fits its maxBatch.
-    const i = round.pending.findIndex((shard) => round.shards[shard].spec.batch <= w.maxBatch);
+    // A worker takes the first pending shard that fits its maxBatch (and, validating, that it may compute).
+    const i = v ? pickShard(st, round, w) : round.pending.findIndex((shard) => round.shards[shard].spec.batch <= w.maxBatch);
     if (i < 0) continue;
     const [shard] = round.pending.splice(i, 1);
+    if (v) noteReplica(round, shard, w);
     sendAttempt(st, out, round, w, shard);
+    // A volunteer shard stays pending until all its replicas are out.
+    if (v) refreshPending(st, round, shard);
   }
 }
 
@@ -69,15 +74,13 @@ export function syncResult(st: RoundState, out: RoundCommand[], ev: ResultReceiv
     requeueIfOrphaned(st, round, attempt.task.shard);
     return;
   }
-  shard.result = {
-    taskId: ev.taskId,
-    workerId: ev.workerId,
-    kind: attempt.kind,
-    shard: attempt.task.shard,
-    batch: attempt.task.batch,
-    grads: ev.grads,
-    stats: ev.stats,
-  };
+  const result = acceptedOf(ev, attempt.kind, attempt.task.shard, attempt.task.batch);
+  if (shard.votes) {
+    voteResult(st, out, round, result);
+    maybeClose(st, out);
+    return;
+  }
+  shard.result = result;
   const p = round.pending.indexOf(attempt.task.shard);
   if (p >= 0) round.pending.splice(p, 1);
   maybeClose(st, out);
@@ -117,13 +120,16 @@ function closeRound(st: RoundState, out: RoundCommand[], round: SyncRound): void
   const agg = aggregateResults(st.config.strategy, results, failures);
   const prevGStep = st.lastGStep;
   if (agg.grads) {
-    const contributors = agg.used.map((r) => r.workerId);
+    // Validated shards list every agreeing replica's worker (each computed the shard).
+    const contributors = agg.used.flatMap((r) => [r.workerId, ...partnersOf(round, r).map((p) => p.workerId)]);
     applyUpdate(st, out, { net: round.phase, grads: agg.grads, step: round.step, sub: round.sub, contributors, scale: 1 });
     const metrics = roundMetrics(round.phase, round.step, agg.used);
     if (metrics) out.push(metrics);
   }
-  for (const r of agg.used) ack(out, r.workerId, r.taskId, 'applied');
-  for (const { result, code } of agg.rejected) ack(out, result.workerId, result.taskId, 'rejected', code);
+  for (const r of agg.used) for (const x of [r, ...partnersOf(round, r)]) ack(out, x.workerId, x.taskId, 'applied');
+  for (const { result, code } of agg.rejected) for (const x of [result, ...partnersOf(round, result)]) ack(out, x.workerId, x.taskId, 'rejected', code);
+  // Replicas still waiting for a partner when a quorum closed the round: valid, but never validated.
+  for (const c of undecided(round)) ack(out, c.workerId, c.taskId, 'rejected', ErrorCodes.ROUND_SKIPPED);
   for (const a of round.attempts.values()) resolve(st, a.taskId, round.shards[a.task.shard].result ? 'consumed' : 'closed');
   st.round = null;
   st.position = nextPosition(round, st.config.run.k);

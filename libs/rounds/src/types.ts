@@ -60,6 +60,26 @@ export interface RoundConfig {
   minWorkers?: number;
   /** Wait.retryAfterMs hint; default 1000. */
   waitRetryMs?: number;
+  /** Sync only: validate volunteers' results by redundancy (validation.ts); absent = off. */
+  validation?: ValidationConfig;
+}
+
+/**
+ * Validation by redundancy (BOINC-style): a shard a volunteer computes counts
+ * only once `replicas` volunteers' results for it agree, or a node worker
+ * (trusted) computed it too. Node workers' own shards are not replicated.
+ */
+export interface ValidationConfig {
+  /** Agreeing replicas a volunteer shard needs (BOINC's min_quorum); ≥ 2, default 2. */
+  replicas?: number;
+  /** Largest relative L2 distance of two replicas that still agree (gradientDistance). */
+  tolerance: number;
+  /**
+   * Volunteer replicas of one shard at most (BOINC's max_total_results);
+   * default replicas + 2. Reached without agreement: every replica is
+   * rejected and only a node worker may compute the shard.
+   */
+  maxReplicas?: number;
 }
 
 /** A RoundConfig with every default filled in. */
@@ -68,6 +88,7 @@ export interface ResolvedRoundConfig extends RoundConfig {
   start: StartPosition;
   minWorkers: number;
   waitRetryMs: number;
+  validation?: Required<ValidationConfig>;
 }
 
 export interface ResultStats {
@@ -254,6 +275,27 @@ export interface RunCompleteCommand {
   step: number;
 }
 
+/**
+ * A validation verdict on one shard (for metrics and logs; nothing to send).
+ * 'agreed': enough replicas agreed, or a node worker arbitrated, and the
+ * shard has its result; 'mismatch': the replicas so far disagree, so one more
+ * is sent; 'failed': maxReplicas volunteers disagreed, all were rejected.
+ */
+export interface ValidatedCommand {
+  type: 'Validated';
+  outcome: 'agreed' | 'mismatch' | 'failed';
+  phase: Phase;
+  step: number;
+  sub: number;
+  shard: number;
+  /** 'agreed': the workers whose replicas count (the winner first). */
+  accepted: string[];
+  /** Workers whose replicas were rejected now with DUEL_ERR_VALIDATION_MISMATCH. */
+  rejected: string[];
+  /** 'agreed' by a node worker's result rather than a volunteers' majority. */
+  arbitrated: boolean;
+}
+
 export type RoundCommand =
   | SendTaskCommand
   | SendWeightsCommand
@@ -263,7 +305,8 @@ export type RoundCommand =
   | UpdateMetricsCommand
   | WaitCommand
   | CheckpointCommand
-  | RunCompleteCommand;
+  | RunCompleteCommand
+  | ValidatedCommand;
 
 // ── State ────────────────────────────────────────────────────────────────────
 
@@ -309,6 +352,20 @@ export interface ShardState {
   attempts: number;
   /** The winning result, once one arrived. */
   result: AcceptedResult | null;
+  /** Validation only: present once a volunteer was sent this shard. */
+  votes?: ShardVotes;
+}
+
+/** A shard under validation by redundancy. */
+export interface ShardVotes {
+  /** Volunteers' results not yet decided on, in arrival order (one per worker). */
+  candidates: AcceptedResult[];
+  /** The candidates disagreed: the next replica arbitrates (a node worker when one is present). */
+  contested: boolean;
+  /** maxReplicas volunteers disagreed: only a node worker may compute the shard now. */
+  trustedOnly: boolean;
+  /** Replicas that agreed with `result`: acked (and credited) with it when the round closes. */
+  partners: AcceptedResult[];
 }
 
 /** The open synchronous round: one update over numShards shards. */

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { DuelError, ErrorCodes } from '@duel/util';
 import { decodeCheckpoint, encodeCheckpoint } from './checkpoint-codec';
 import { CheckpointFiles, atomicWrite } from './checkpoint-files';
+import { MetricsFile } from './metrics-file';
 import {
   KEEP_CHECKPOINTS,
   MAX_METRICS_POINTS,
@@ -17,25 +18,25 @@ import {
   type RunRecord,
   type StateStore,
 } from './state-store';
+import { StateStoreBase } from './state-store.base';
 
 export interface MemoryStoreOptions {
-  /** DUEL_DATA_DIR: checkpoints and the run record go here as atomic files. Without it nothing outlives the process. */
+  /** DUEL_DATA_DIR: checkpoints and the run record go here as atomic files, the metrics history as appended lines. Without it nothing outlives the process. */
   dataDir?: string;
   /** Clock for TTLs (tests). */
   now?: () => number;
 }
 
 /**
- * The embedded default: registry, leases, credit and metrics in memory;
- * checkpoints and the run record as atomic files under `dataDir` when given
- * (so `duel coordinator --data-dir D --resume` survives a restart), else as
- * verified blobs in memory.
+ * The embedded default: registry, leases and credit in memory; checkpoints,
+ * the run record and the metrics history as files under `dataDir` when given
+ * (so `duel coordinator --data-dir D --resume` survives a restart, charts
+ * included), else all in memory, checkpoints as verified blobs.
  */
-export class MemoryStateStore implements StateStore {
+export class MemoryStateStore extends StateStoreBase<MemoryStoreOptions, 'now'> implements StateStore {
   readonly kind = 'memory' as const;
-  readonly location: string;
   private readonly files: CheckpointFiles | null;
-  private readonly now: () => number;
+  private readonly metricsFile: MetricsFile | null;
   private run: RunRecord | null = null;
   private readonly blobs: { ref: CheckpointRef; bytes: Uint8Array }[] = [];
   private readonly workers = new Map<string, { w: RegisteredWorker; until: number }>();
@@ -43,30 +44,29 @@ export class MemoryStateStore implements StateStore {
   private readonly credit = new Map<string, Credit>();
   private readonly metrics: MetricsPoint[] = [];
 
-  constructor(private readonly opts: MemoryStoreOptions = {}) {
-    this.files = opts.dataDir ? new CheckpointFiles(join(opts.dataDir, 'checkpoints')) : null;
-    this.location = opts.dataDir ?? 'memory';
-    this.now = opts.now ?? Date.now;
+  constructor(opts: MemoryStoreOptions = {}) {
+    super(opts, { now: Date.now }, (o) => o.dataDir ?? 'memory');
+    const dir = this.opts.dataDir;
+    this.files = dir ? new CheckpointFiles(join(dir, 'checkpoints')) : null;
+    this.metricsFile = dir ? new MetricsFile(join(dir, 'metrics.jsonl'), MAX_METRICS_POINTS) : null;
   }
 
   async open(): Promise<void> {
     try {
       await this.files?.init();
+      if (this.metricsFile) this.metrics.splice(0, this.metrics.length, ...(await this.metricsFile.load()));
     } catch (e) {
       throw new DuelError(ErrorCodes.STORE_UNAVAILABLE, `data directory ${this.opts.dataDir}: ${(e as Error).message}`);
     }
   }
 
   async close(): Promise<void> {
-    // Files are closed after every write; nothing stays open.
+    // Files are closed after every write; only metrics appends may still be on their way.
+    await this.metricsFile?.flush();
   }
 
   async ping(): Promise<boolean> {
     return true;
-  }
-
-  onReconnect(): () => void {
-    return () => undefined;
   }
 
   async saveRun(run: RunRecord): Promise<void> {
@@ -117,7 +117,7 @@ export class MemoryStateStore implements StateStore {
   }
 
   async heartbeat(worker: RegisteredWorker, ttlMs: number): Promise<void> {
-    this.workers.set(worker.id, { w: { ...worker }, until: this.now() + ttlMs });
+    this.workers.set(worker.id, { w: { ...worker }, until: this.opts.now() + ttlMs });
   }
 
   async removeWorker(id: string): Promise<void> {
@@ -125,13 +125,13 @@ export class MemoryStateStore implements StateStore {
   }
 
   async liveWorkers(): Promise<RegisteredWorker[]> {
-    const now = this.now();
+    const now = this.opts.now();
     for (const [id, e] of this.workers) if (e.until <= now) this.workers.delete(id);
     return [...this.workers.values()].map((e) => ({ ...e.w }));
   }
 
   async lease(key: string, holder: string, ttlMs: number): Promise<void> {
-    this.leases.set(key, { holder, until: this.now() + ttlMs });
+    this.leases.set(key, { holder, until: this.opts.now() + ttlMs });
   }
 
   async releaseLease(key: string): Promise<void> {
@@ -140,7 +140,7 @@ export class MemoryStateStore implements StateStore {
 
   async leaseHolder(key: string): Promise<string | null> {
     const l = this.leases.get(key);
-    if (!l || l.until <= this.now()) {
+    if (!l || l.until <= this.opts.now()) {
       this.leases.delete(key);
       return null;
     }
@@ -158,12 +158,13 @@ export class MemoryStateStore implements StateStore {
     return [...this.credit.values()].map((c) => ({ ...c }));
   }
 
-  async appendMetrics(point: MetricsPoint): Promise<void> {
-    this.metrics.push({ ...point });
+  protected async writeMetrics(point: MetricsPoint): Promise<void> {
+    this.metrics.push(point);
     if (this.metrics.length > MAX_METRICS_POINTS) this.metrics.splice(0, this.metrics.length - MAX_METRICS_POINTS);
+    await this.metricsFile?.append(point, this.metrics);
   }
 
-  async metricsHistory(limit = MAX_METRICS_POINTS): Promise<MetricsPoint[]> {
+  protected async readMetrics(limit: number): Promise<MetricsPoint[]> {
     return this.metrics.slice(-limit).map((p) => ({ ...p }));
   }
 }

@@ -15,6 +15,7 @@ import {
   type RunRecord,
   type StateStore,
 } from './state-store';
+import { parseMetricsPoint, StateStoreBase } from './state-store.base';
 
 export interface RedisStoreOptions {
   /** REDIS_URL, e.g. redis://127.0.0.1:6379 */
@@ -46,21 +47,17 @@ type Client = ReturnType<typeof createClient>;
  * (no offline queue): the coordinator keeps training from memory, and
  * `onReconnect` tells it to write everything again once Redis is back.
  */
-export class RedisStateStore implements StateStore {
+export class RedisStateStore extends StateStoreBase<RedisStoreOptions, 'prefix' | 'connectTimeoutMs'> implements StateStore {
   readonly kind = 'redis' as const;
-  readonly location: string;
-  private readonly prefix: string;
   private client: Client | null = null;
-  private readonly listeners = new Set<() => void>();
   private everReady = false;
 
-  constructor(private readonly opts: RedisStoreOptions) {
-    this.prefix = opts.prefix ?? 'duel';
-    this.location = `${redactUrl(opts.url)} (prefix ${this.prefix})`;
+  constructor(opts: RedisStoreOptions) {
+    super(opts, { prefix: 'duel', connectTimeoutMs: 5000 }, (o) => `${redactUrl(o.url)} (prefix ${o.prefix})`);
   }
 
   private k(key: string): string {
-    return `${this.prefix}:${key}`;
+    return `${this.opts.prefix}:${key}`;
   }
 
   private get c(): Client {
@@ -72,12 +69,12 @@ export class RedisStateStore implements StateStore {
     const client = createClient({
       url: this.opts.url,
       disableOfflineQueue: true,
-      socket: { connectTimeout: this.opts.connectTimeoutMs ?? 5000, reconnectStrategy: (retries: number) => Math.min(100 * 2 ** Math.min(retries, 5), 2000) },
+      socket: { connectTimeout: this.opts.connectTimeoutMs, reconnectStrategy: (retries: number) => Math.min(100 * 2 ** Math.min(retries, 5), 2000) },
     });
     // node-redis emits 'error' on every failed reconnect; unhandled, it would crash the process.
     client.on('error', () => undefined);
     client.on('ready', () => {
-      if (this.everReady) for (const l of this.listeners) l();
+      if (this.everReady) this.reconnected();
       this.everReady = true;
     });
     this.client = client;
@@ -85,7 +82,7 @@ export class RedisStateStore implements StateStore {
     try {
       await Promise.race([
         client.connect(),
-        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('timed out')), this.opts.connectTimeoutMs ?? 5000))),
+        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('timed out')), this.opts.connectTimeoutMs))),
       ]);
     } catch (e) {
       this.client = null;
@@ -114,11 +111,6 @@ export class RedisStateStore implements StateStore {
     } catch {
       return false;
     }
-  }
-
-  onReconnect(listener: () => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
   }
 
   async saveRun(run: RunRecord): Promise<void> {
@@ -191,10 +183,17 @@ export class RedisStateStore implements StateStore {
     return this.k(key);
   }
 
+  /** Deletes every key under this store's prefix (tests and benches clean up after themselves with it). */
+  async dropPrefix(): Promise<void> {
+    const keys: string[] = [];
+    for await (const batch of this.c.scanIterator({ MATCH: this.k('*'), COUNT: 500 })) keys.push(...([batch].flat() as string[]));
+    if (keys.length) await this.c.del(keys);
+  }
+
   /** Checkpoint sequence numbers present, newest first. */
   private async seqs(): Promise<number[]> {
     const seqs: number[] = [];
-    const re = new RegExp(`^${escapeRe(this.prefix)}:ckpt:(\\d+)$`);
+    const re = new RegExp(`^${escapeRe(this.opts.prefix)}:ckpt:(\\d+)$`);
     for await (const batch of this.c.scanIterator({ MATCH: this.k('ckpt:*'), COUNT: 100 })) {
       for (const key of [batch].flat() as string[]) {
         const m = re.exec(key);
@@ -241,13 +240,13 @@ export class RedisStateStore implements StateStore {
     return Object.keys(applied).map((workerId) => ({ workerId, applied: Number(applied[workerId]), samples: Number(samples[workerId] ?? 0) }));
   }
 
-  async appendMetrics(point: MetricsPoint): Promise<void> {
+  protected async writeMetrics(point: MetricsPoint): Promise<void> {
     await this.c.multi().rPush(this.k('metrics'), JSON.stringify(point)).lTrim(this.k('metrics'), -MAX_METRICS_POINTS, -1).exec();
   }
 
-  async metricsHistory(limit = MAX_METRICS_POINTS): Promise<MetricsPoint[]> {
+  protected async readMetrics(limit: number): Promise<MetricsPoint[]> {
     const rows = await this.c.lRange(this.k('metrics'), -limit, -1);
-    return rows.map((r) => JSON.parse(r) as MetricsPoint);
+    return rows.map(parseMetricsPoint).filter((p): p is MetricsPoint => p !== null);
   }
 }
 

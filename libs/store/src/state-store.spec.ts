@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, readdir, rm, truncate, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile, readdir, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,7 +6,7 @@ import { ErrorCodes, Rng, type NamedWeights } from '@duel/util';
 import { decodeCheckpoint, encodeCheckpoint } from './checkpoint-codec';
 import { MemoryStateStore } from './memory-state.store';
 import { RedisStateStore, redisReachable } from './redis-state.store';
-import type { CheckpointData, StateStore } from './state-store';
+import { MAX_METRICS_POINTS, type CheckpointData, type MetricsPoint, type StateStore } from './state-store';
 
 const REDIS_URL = process.env.DUEL_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -106,6 +106,18 @@ function contract(name: string, make: () => Promise<StateStore>, cleanup: (s: St
       expect((await store.metricsHistory(2)).map((p) => p.step)).toEqual([4, 5]);
     });
 
+    it('refuses a bad metrics point or limit with BAD_ARGUMENT and stores nothing; a diverged metric reads back as null', async () => {
+      const before = await store.metricsHistory();
+      const bads: MetricsPoint[] = [{ t: Number.NaN, step: 6 }, { t: 6, step: -1 }, { t: 6, step: 1.5 }, { t: 6, step: 6, dLoss: 'x' as unknown as number }];
+      for (const bad of bads) {
+        await expect(store.appendMetrics(bad)).rejects.toThrow(ErrorCodes.BAD_ARGUMENT);
+      }
+      await expect(store.metricsHistory(0)).rejects.toThrow(ErrorCodes.BAD_ARGUMENT);
+      expect(await store.metricsHistory()).toEqual(before);
+      await store.appendMetrics({ t: 6, step: 6, dLoss: Number.NaN, gLoss: 0.7 });
+      expect((await store.metricsHistory(1))[0]).toEqual({ t: 6, step: 6, dLoss: null, gLoss: 0.7 });
+    });
+
     it('forgets a worker whose heartbeats stop (TTL)', async () => {
       await store.heartbeat({ id: 'w-ttl', kind: 'node', backend: 'cpu', device: '', seenAt: Date.now() }, 300);
       await store.heartbeat({ id: 'w-live', kind: 'node', backend: 'cpu', device: '', seenAt: Date.now() }, 60_000);
@@ -132,6 +144,48 @@ async function tempDir(): Promise<string> {
 }
 
 contract('memory + files', async () => new MemoryStateStore({ dataDir: await tempDir() }));
+
+describe('memory store options and metrics files', () => {
+  it('resolves defaults once: the location names the data dir, or memory', () => {
+    expect(new MemoryStateStore().location).toBe('memory');
+    expect(new MemoryStateStore({ dataDir: '/tmp/x', now: undefined }).location).toBe('/tmp/x');
+    expect(new RedisStateStore({ url: 'redis://:secret@127.0.0.1:6379', prefix: undefined }).location).toBe('redis://:***@127.0.0.1:6379 (prefix duel)');
+  });
+
+  it('keeps the metrics history under the data dir: a new store there reads it back, skipping a torn line', async () => {
+    const dir = await tempDir();
+    const first = new MemoryStateStore({ dataDir: dir });
+    await first.open();
+    for (let i = 1; i <= 4; i++) await first.appendMetrics({ t: 100 + i, step: i, dLoss: 1.2, gLoss: 0.7, dReal: 0.6, dFake: 0.4, imgsPerSec: 500 });
+    await appendFile(join(dir, 'metrics.jsonl'), '{"t":105,"step":5,"dLo'); // a crash mid-append
+    const second = new MemoryStateStore({ dataDir: dir });
+    expect(await second.metricsHistory()).toEqual([]); // nothing before open()
+    await second.open();
+    const back = await second.metricsHistory();
+    expect(back.map((p) => p.step)).toEqual([1, 2, 3, 4]);
+    expect(back[3]).toEqual({ t: 104, step: 4, dLoss: 1.2, gLoss: 0.7, dReal: 0.6, dFake: 0.4, imgsPerSec: 500 });
+    // Without a data dir nothing is written anywhere, and nothing outlives the store.
+    expect(await new MemoryStateStore().metricsHistory()).toEqual([]);
+  });
+
+  it('rewrites the metrics file once it holds twice what the store keeps, keeping the newest points in order', async () => {
+    const dir = await tempDir();
+    const store = new MemoryStateStore({ dataDir: dir });
+    await store.open();
+    const n = 2 * MAX_METRICS_POINTS + 3;
+    // Not awaited one by one: the file's writes must still land in order.
+    await Promise.all(Array.from({ length: n }, (_, i) => store.appendMetrics({ t: i + 1, step: i + 1 })));
+    const lines = (await readFile(join(dir, 'metrics.jsonl'), 'utf8')).trim().split('\n');
+    expect(lines).toHaveLength(MAX_METRICS_POINTS + 2);
+    const again = new MemoryStateStore({ dataDir: dir });
+    await again.open();
+    const steps = (await again.metricsHistory()).map((p) => p.step);
+    expect(steps).toHaveLength(MAX_METRICS_POINTS);
+    expect(steps[0]).toBe(n - MAX_METRICS_POINTS + 1);
+    expect(steps.at(-1)).toBe(n);
+    expect(steps.every((s, i) => i === 0 || s === steps[i - 1] + 1)).toBe(true);
+  });
+});
 
 describe('checkpoint files', () => {
   it('writes through a temp file and a pointer, leaving no temp files behind', async () => {
@@ -206,12 +260,7 @@ const redisUp = await probeRedis(REDIS_URL);
 if (!redisUp) process.stderr.write(`\n!!! Redis at ${REDIS_URL} is unreachable: the Redis store tests are SKIPPED. CI must run them. !!!\n\n`);
 
 const prefix = () => `duel-test-${process.pid}-${Date.now().toString(36)}-${Math.floor(performance.now())}`;
-async function dropPrefix(s: StateStore): Promise<void> {
-  const r = s as RedisStateStore;
-  const keys: string[] = [];
-  for await (const batch of r.raw().scanIterator({ MATCH: r.keyOf('*'), COUNT: 500 })) keys.push(...([batch].flat() as string[]));
-  if (keys.length) await r.raw().del(keys);
-}
+const dropPrefix = (s: StateStore) => (s as RedisStateStore).dropPrefix();
 
 describe.skipIf(!redisUp)('redis', () => {
   contract('redis', async () => new RedisStateStore({ url: REDIS_URL, prefix: prefix() }), dropPrefix);
@@ -226,6 +275,38 @@ describe.skipIf(!redisUp)('redis', () => {
       const loaded = (await store.loadCheckpoint())!;
       expect(loaded.ref.step).toBe(10);
       expect(loaded.refused[0]).toMatchObject({ id: latest.id, code: ErrorCodes.CHECKPOINT_CORRUPT });
+    } finally {
+      await dropPrefix(store);
+      await store.close();
+    }
+  });
+
+  it('dropPrefix deletes its own keys and no other prefix\'s', async () => {
+    const [mine, other] = [new RedisStateStore({ url: REDIS_URL, prefix: prefix() }), new RedisStateStore({ url: REDIS_URL, prefix: `${prefix()}-other` })];
+    await Promise.all([mine.open(), other.open()]);
+    try {
+      for (const s of [mine, other]) await s.appendMetrics({ t: 1, step: 1 });
+      await mine.writeCheckpoint(checkpoint(1));
+      await mine.dropPrefix();
+      expect(await mine.raw().keys(mine.keyOf('*'))).toEqual([]);
+      expect(await other.metricsHistory()).toEqual([{ t: 1, step: 1 }]);
+    } finally {
+      await other.dropPrefix();
+      await Promise.all([mine.close(), other.close()]);
+    }
+  });
+
+  it('skips a stored metrics entry that is not a point', async () => {
+    const store = new RedisStateStore({ url: REDIS_URL, prefix: prefix() });
+    await store.open();
+    try {
+      await store.appendMetrics({ t: 1, step: 1, gLoss: 0.7 });
+      await store.raw().rPush(store.keyOf('metrics'), ['{"t":2,"step":2,"gLo', '{"t":3}']);
+      await store.appendMetrics({ t: 4, step: 4, gLoss: 0.6 });
+      expect(await store.metricsHistory()).toEqual([
+        { t: 1, step: 1, gLoss: 0.7 },
+        { t: 4, step: 4, gLoss: 0.6 },
+      ]);
     } finally {
       await dropPrefix(store);
       await store.close();

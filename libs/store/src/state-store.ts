@@ -122,8 +122,9 @@ export interface StateStore {
   addCredit(workerId: string, applied: number, samples: number): Promise<void>;
   credits(): Promise<Credit[]>;
 
+  /** Refuses a malformed point (DUEL_ERR_BAD_ARGUMENT, nothing stored); a NaN metric is kept as null. */
   appendMetrics(point: MetricsPoint): Promise<void>;
-  /** The newest `limit` points, oldest first. */
+  /** The newest `limit` points, oldest first; what a resumed coordinator charts again. */
   metricsHistory(limit?: number): Promise<MetricsPoint[]>;
 }
 

@@ -1,6 +1,6 @@
 import { createShardSampler, type Dataset, type ShardSampler } from '@duel/datasets';
 import { GanModel, type GradientResult, type Net } from '@duel/gan';
-import { createStrategy, type AggregationStrategy } from '@duel/aggregation';
+import { createStrategyFromSpec, type AggregationStrategy } from '@duel/aggregation';
 import { DuelError, ErrorCodes, type NamedWeights } from '@duel/util';
 import { ganSpecFor, type RunConfig } from './run-config';
 import { executeTask, planTasks } from './task';
@@ -25,6 +25,12 @@ export interface LocalTrainerOptions {
    * with that many workers. 1 (default) is plain single-process training.
    */
   numShards?: number;
+  /**
+   * How shard gradients are combined, as a strategy spec (`mean`, or e.g.
+   * `trimmed-mean:beta=0.3:screen=10`): the coordinator's default is `mean`.
+   * Lets a robust strategy's cost in quality be measured without workers.
+   */
+  strategy?: string;
 }
 
 /**
@@ -37,8 +43,8 @@ export class LocalTrainer {
   readonly state: TrainingState;
   private readonly samplers: ShardSampler[];
   private readonly numShards: number;
-  /** The coordinator's default strategy, so both sides combine shards with the same arithmetic. */
-  private readonly strategy: AggregationStrategy = createStrategy('mean');
+  /** The coordinator's default strategy unless told otherwise, so both sides combine shards with the same arithmetic. */
+  private readonly strategy: AggregationStrategy;
 
   constructor(
     readonly cfg: RunConfig,
@@ -48,6 +54,7 @@ export class LocalTrainer {
     this.model = new GanModel(ganSpecFor(cfg));
     this.state = initTrainingState(cfg, this.model.layout);
     this.numShards = opts.numShards ?? 1;
+    this.strategy = createStrategyFromSpec(opts.strategy ?? 'mean');
     this.samplers = Array.from({ length: this.numShards }, (_, shard) =>
       createShardSampler(dataset, { seed: cfg.seed, shard, numShards: this.numShards }),
     );

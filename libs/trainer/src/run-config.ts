@@ -33,8 +33,15 @@ export interface RunConfig {
   pack: number;
   /** Minibatch-std feature in D (Karras et al. 2018). */
   minibatchStd: boolean;
-  /** Hidden width for mlp2d. */
+  /** Hidden width (mlp2d only; its default 128 when absent). */
   hidden?: number;
+  /** Latent dimension of G's input (absent: the model's own, 2 for mlp2d, 100 for mlp/dcgan). */
+  latentDim?: number;
+  /**
+   * mlp2d only: D sees x / dataScale and G emits dataScale × its last layer,
+   * so both nets work at unit scale whatever the data's extent (absent: 1).
+   */
+  dataScale?: number;
 }
 
 type Defaults = Omit<RunConfig, 'dataset' | 'seed' | 'steps'> & { steps: number };
@@ -74,15 +81,26 @@ const IMAGES: Defaults = {
   minibatchStd: false,
 };
 
+/**
+ * grid25 spans ±4: GRID25_TODO
+ */
+const GRID25: Defaults = { ...TWO_D, dataScale: 4 };
+
 /** Defaults for a dataset: what the README's quality runs use. */
 export function defaultsFor(dataset: string): Defaults {
-  return dataset === 'ring8' || dataset === 'grid25' ? { ...TWO_D } : { ...IMAGES };
+  if (dataset === 'ring8') return { ...TWO_D };
+  if (dataset === 'grid25') return { ...GRID25 };
+  return { ...IMAGES };
 }
+
+const MLP2D_ONLY = ['hidden', 'dataScale'] as const;
 
 /** Fills defaults and validates; a bad value throws DUEL_ERR_BAD_ARGUMENT naming the field. */
 export function resolveRunConfig(partial: Partial<RunConfig> & { dataset: string }): RunConfig {
   const defined = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined));
   const cfg: RunConfig = { ...defaultsFor(partial.dataset), seed: 1, ...defined } as RunConfig;
+  // A dataset's mlp2d defaults do not carry over to another model chosen for it.
+  if (cfg.model !== 'mlp2d') for (const f of MLP2D_ONLY) if (!(f in defined)) delete cfg[f];
   const bad = (field: string, why: string): never => {
     throw new DuelError(ErrorCodes.BAD_ARGUMENT, `${field}: ${why}`, { field });
   };
@@ -109,12 +127,22 @@ export function resolveRunConfig(partial: Partial<RunConfig> & { dataset: string
   inRange('gEma', 0, 1);
   inRange('lrFloor', 0, 1, false);
   if (cfg.batchSize % cfg.pack !== 0) bad('batchSize', `must be a multiple of pack=${cfg.pack}`);
+  if (cfg.latentDim !== undefined) int('latentDim', 1);
+  if (cfg.hidden !== undefined) int('hidden', 1);
+  if (cfg.dataScale !== undefined && !(typeof cfg.dataScale === 'number' && Number.isFinite(cfg.dataScale) && cfg.dataScale > 0)) {
+    bad('dataScale', `must be a finite number > 0, got ${String(cfg.dataScale)}`);
+  }
+  // The image presets have fixed widths and [-1, 1] outputs: refuse rather than silently ignore.
+  for (const field of MLP2D_ONLY) {
+    if (cfg[field] !== undefined && cfg.model !== 'mlp2d') bad(field, `only the mlp2d model has it, not ${cfg.model}`);
+  }
   return cfg;
 }
 
 /** The GAN spec a run config describes. */
 export function ganSpecFor(cfg: RunConfig): GanSpec {
-  return resolveModel(cfg.model, { pack: cfg.pack, minibatchStd: cfg.minibatchStd, hidden: cfg.hidden });
+  const { pack, minibatchStd, hidden, latentDim, dataScale } = cfg;
+  return resolveModel(cfg.model, { pack, minibatchStd, hidden, latentDim, dataScale });
 }
 
 /** Learning-rate multiplier at 1-based `step`. */

@@ -33,6 +33,8 @@ export const ErrorCodes = {
   TASK_TIMEOUT: 'DUEL_ERR_TASK_TIMEOUT',
   /** The result was fine, but the strategy kept the weights as they are this round. */
   ROUND_SKIPPED: 'DUEL_ERR_ROUND_SKIPPED',
+  /** Validation by redundancy: this volunteer's result disagreed with the replicas (or node worker) that decided its shard. */
+  VALIDATION_MISMATCH: 'DUEL_ERR_VALIDATION_MISMATCH',
   /** State store (libs/store): a checkpoint failed its length or checksum check and was not loaded. */
   CHECKPOINT_CORRUPT: 'DUEL_ERR_CHECKPOINT_CORRUPT',
   /** --resume found no checkpoint, or the checkpoint belongs to another model or run config. */
@@ -42,6 +44,12 @@ export const ErrorCodes = {
   STORE_UNAVAILABLE: 'DUEL_ERR_STORE_UNAVAILABLE',
   /** A volunteer session token that was valid once but has expired: fetch a new one from POST /api/volunteer/session. */
   SESSION_EXPIRED: 'DUEL_ERR_SESSION_EXPIRED',
+  /**
+   * A hello asked to resume a workerId without a resume token that verifies
+   * (missing, forged, or signed under another key): nobody is evicted, the
+   * connection goes on under a fresh workerId.
+   */
+  RESUME_REFUSED: 'DUEL_ERR_RESUME_REFUSED',
   /** The coordinator's cap on connections (per IP or in total) is reached. */
   TOO_MANY_CONNECTIONS: 'DUEL_ERR_TOO_MANY_CONNECTIONS',
   /** A run control the coordinator cannot carry out mid-run (e.g. a new batch size or model), or one after the run completed. */

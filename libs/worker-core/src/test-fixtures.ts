@@ -57,9 +57,9 @@ export function feed(session: WorkerSession, frame: Frame): void {
 }
 
 /** hello → welcome → G and D weights at versions (0, 0). */
-export async function handshake(session: WorkerSession, transport: FakeTransport, workerId = 'w-1'): Promise<void> {
+export async function handshake(session: WorkerSession, transport: FakeTransport, workerId = 'w-1', resumeToken?: string): Promise<void> {
   session.onOpen(transport);
-  feed(session, { t: 'welcome', workerId, run: TEST_RUN, heartbeatMs: 1000, versions: { g: 0, d: 0 } });
+  feed(session, { t: 'welcome', workerId, run: TEST_RUN, heartbeatMs: 1000, versions: { g: 0, d: 0 }, ...(resumeToken ? { resumeToken } : {}) });
   feed(session, { t: 'weights', net: 'G', version: 0, tensors: initWeights(TINY_LAYOUT.G, 1) });
   feed(session, { t: 'weights', net: 'D', version: 0, tensors: initWeights(TINY_LAYOUT.D, 2) });
   await session.idle();

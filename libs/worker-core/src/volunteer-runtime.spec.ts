@@ -82,7 +82,7 @@ function setup(over: { share?: number } = {}) {
 /** hello → welcome → weights, as the coordinator does. */
 async function welcome(s: FakeSocket, workerId = 'w-7'): Promise<void> {
   s.open();
-  s.push({ t: 'welcome', workerId, run: TEST_RUN, heartbeatMs: 60_000, versions: { g: 0, d: 0 } });
+  s.push({ t: 'welcome', workerId, run: TEST_RUN, heartbeatMs: 60_000, versions: { g: 0, d: 0 }, resumeToken: `rt-${workerId}` });
   s.push({ t: 'weights', net: 'G', version: 0, tensors: initWeights(TINY_LAYOUT.G, 1) });
   s.push({ t: 'weights', net: 'D', version: 0, tensors: initWeights(TINY_LAYOUT.D, 2) });
 }
@@ -114,7 +114,10 @@ describe('VolunteerRuntime', () => {
     sockets[0].close(1006, 'network');
     await until(() => sockets.length === 2, 'a second socket');
     sockets[1].open();
-    expect(sockets[1].of('hello')[0]).toMatchObject({ token: 'tok-1', resume: { workerId: 'w-7' } });
+    expect(sockets[1].of('hello')[0]).toMatchObject({ token: 'tok-1' });
+    // The browser volunteer proves its id with the welcome's resume token, which the page never sees.
+    expect(sockets[1].of('hello')[0].resume).toEqual({ workerId: 'w-7', token: 'rt-w-7' });
+    expect(JSON.stringify(rt.status())).not.toContain('rt-w-7');
     expect(tokens).toHaveLength(1);
     await rt.stop();
   });

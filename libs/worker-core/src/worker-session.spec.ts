@@ -17,18 +17,60 @@ describe('WorkerSession handshake', () => {
     expect(t.sent).toEqual([{ t: 'hello', protocol: PROTOCOL_VERSION, kind: 'volunteer', token: 's3cret', capabilities }]);
   });
 
-  it('resumes its workerId on reconnect and keeps the model of the same run', async () => {
+  it('resumes its workerId on reconnect, proving it with the welcome\'s resume token, and keeps the model of the same run', async () => {
     const welcomes: boolean[] = [];
-    const s = newSession({ events: { welcome: (_f, reused) => welcomes.push(reused) } });
-    await handshake(s, new FakeTransport(), 'w-9');
+    const logs: [string, string, Record<string, unknown>][] = [];
+    const s = newSession({ events: { welcome: (_f, reused) => welcomes.push(reused), log: (l, e, f) => logs.push([l, e, f]) } });
+    await handshake(s, new FakeTransport(), 'w-9', 'tok-w9');
     s.onClose();
     const t2 = new FakeTransport();
     s.onOpen(t2);
-    expect(t2.of('hello')[0].resume).toEqual({ workerId: 'w-9' });
-    feed(s, { t: 'welcome', workerId: 'w-9', run: TEST_RUN, heartbeatMs: 1000, versions: { g: 0, d: 0 } });
+    expect(t2.of('hello')[0].resume).toEqual({ workerId: 'w-9', token: 'tok-w9' });
+    feed(s, { t: 'welcome', workerId: 'w-9', run: TEST_RUN, heartbeatMs: 1000, versions: { g: 0, d: 0 }, resumeToken: 'tok-w9' });
     await s.idle();
     expect(welcomes).toEqual([false, true]);
     expect(s.counters.connections).toBe(2);
+    // The token is a secret: no log line carries it.
+    expect(JSON.stringify(logs)).not.toContain('tok-w9');
+    s.dispose();
+  });
+
+  it('carries on under the new id (and its token) when the coordinator refuses the resume', async () => {
+    const logs: [string, string, Record<string, unknown>][] = [];
+    const fatals: unknown[] = [];
+    const s = newSession({ events: { log: (l, e, f) => logs.push([l, e, f]), fatal: (e) => fatals.push(e) } });
+    await handshake(s, new FakeTransport(), 'w-1', 'tok-1');
+    s.onClose();
+    const t2 = new FakeTransport();
+    s.onOpen(t2);
+    feed(s, { t: 'error', code: ErrorCodes.RESUME_REFUSED, message: 'resume of w-1 refused', fatal: false });
+    feed(s, { t: 'welcome', workerId: 'w-2', run: TEST_RUN, heartbeatMs: 1000, versions: { g: 0, d: 0 }, resumeToken: 'tok-2' });
+    await s.idle();
+    expect(s.workerId).toBe('w-2');
+    expect(s.connected).toBe(true);
+    expect(t2.closed).toBeNull();
+    expect(fatals).toEqual([]);
+    expect(logs.find(([, e]) => e === 'new-worker-id')).toEqual(['warn', 'new-worker-id', { workerId: 'w-1', asked: 'w-1', assigned: 'w-2' }]);
+    // Results go out under the new id, and the next reconnect resumes it.
+    feed(s, { t: 'weights', net: 'G', version: 0, tensors: initWeights(TINY_LAYOUT.G, 1) });
+    feed(s, { t: 'weights', net: 'D', version: 0, tensors: initWeights(TINY_LAYOUT.D, 2) });
+    feed(s, task());
+    await s.idle();
+    expect(t2.of('result')[0].workerId).toBe('w-2');
+    s.onClose();
+    const t3 = new FakeTransport();
+    s.onOpen(t3);
+    expect(t3.of('hello')[0].resume).toEqual({ workerId: 'w-2', token: 'tok-2' });
+    s.dispose();
+  });
+
+  it('resumes without a token after a welcome that had none (an older coordinator)', async () => {
+    const s = newSession();
+    await handshake(s, new FakeTransport(), 'w-3');
+    s.onClose();
+    const t2 = new FakeTransport();
+    s.onOpen(t2);
+    expect(t2.of('hello')[0].resume).toEqual({ workerId: 'w-3' });
     s.dispose();
   });
 

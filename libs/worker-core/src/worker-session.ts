@@ -31,8 +31,9 @@ import type { Transport } from './transport';
  * The worker side of the duel protocol, with no I/O of its own: the runtime
  * (Node `ws`, or the browser volunteer's Web Worker) calls `onOpen(transport)`,
  * `onMessage(bytes)` and `onClose()`, and this class answers through the
- * transport. One session lives across reconnects: it keeps the workerId (sent
- * as `hello.resume`), the counters and, for the same run, the model.
+ * transport. One session lives across reconnects: it keeps the workerId and
+ * its resume token (sent as `hello.resume`), the counters and, for the same
+ * run, the model.
  *
  * Frames that touch the model (welcome, weights, task) run one at a time in
  * arrival order, so a task always sees exactly the weights that came before it.
@@ -61,6 +62,10 @@ export class WorkerSession {
   private pendingTasks = 0;
   private draining = false;
   private id: string | null = null;
+  /** welcome.resumeToken: proof of `id` for the next hello.resume; a secret, never logged. */
+  private resumeToken: string | null = null;
+  /** The id the last hello asked to resume, to notice a welcome that assigns another. */
+  private asked: string | null = null;
   private heartbeat: number | null = null;
   private lastFrame = 0;
   private isPaused = false;
@@ -108,7 +113,9 @@ export class WorkerSession {
     const capabilities = { ...this.opts.capabilities, codecs: this.opts.capabilities.codecs ?? [...SUPPORTED_CODECS] };
     const hello: FramePayload<'hello'> = { protocol: PROTOCOL_VERSION, kind: this.opts.kind, capabilities };
     if (this.token !== undefined) hello.token = this.token;
-    if (this.id !== null) hello.resume = { workerId: this.id };
+    // A token-less resume (the welcome came from an older coordinator) keeps what such a coordinator expects.
+    if (this.id !== null) hello.resume = this.resumeToken === null ? { workerId: this.id } : { workerId: this.id, token: this.resumeToken };
+    this.asked = this.id;
     this.send('hello', hello);
     this.log('info', 'hello', { resume: this.id });
   }
@@ -205,7 +212,10 @@ export class WorkerSession {
   }
 
   private async onWelcome(frame: WelcomeFrame): Promise<void> {
+    // A refused resume (DUEL_ERR_RESUME_REFUSED) is not fatal: carry on under the new id and its token.
+    if (this.asked !== null && frame.workerId !== this.asked) this.log('warn', 'new-worker-id', { asked: this.asked, assigned: frame.workerId });
     this.id = frame.workerId;
+    this.resumeToken = frame.resumeToken ?? null;
     this.heartbeat = frame.heartbeatMs;
     this.runner.beginConnection();
     const reused = await this.runner.prepare(frame.run);

@@ -26,7 +26,7 @@ function coordinatorScript(heartbeatMs: (conn: number) => number): Script {
     if (f.t === 'result') return [{ t: 'ack', taskId: f.taskId, status: 'applied' }];
     if (f.t !== 'hello') return [];
     const frames: CoordinatorFrame[] = [
-      { t: 'welcome', workerId: 'w-1', run: RUN, heartbeatMs: heartbeatMs(conn), versions: { g: 0, d: 0 } },
+      { t: 'welcome', workerId: 'w-1', run: RUN, heartbeatMs: heartbeatMs(conn), versions: { g: 0, d: 0 }, resumeToken: 'rt-w-1' },
       { t: 'weights', net: 'G', version: 0, tensors: initWeights(LAYOUT.G, 1) },
       { t: 'weights', net: 'D', version: 0, tensors: initWeights(LAYOUT.D, 2) },
       { t: 'task', taskId: `t-${conn}`, phase: 'D', step: 1, sub: 0, versions: { g: 0, d: 0 }, shard: { index: 0, count: 1 }, batchSize: 8, seed: 9, deadlineMs: 30_000 },
@@ -102,12 +102,13 @@ describe('runWorker against a scripted coordinator', () => {
     const srv2 = await FakeCoordinator.start(coordinatorScript((conn) => (conn === 0 ? 150 : 5_000)), port);
     cleanup.push(() => srv2.kill());
     const hello2 = await until(() => srv2.of('hello')[0]);
-    expect(hello2.frame.resume).toEqual({ workerId: 'w-1' });
+    expect(hello2.frame.resume).toEqual({ workerId: 'w-1', token: 'rt-w-1' });
     await until(() => srv2.of('result')[0]);
     expect(logs.some((l) => l.event === 'welcome' && l.fields['reused'] === true)).toBe(true);
 
     const hello3 = await until(() => srv2.of('hello').find((r) => r.conn === 1));
-    expect(hello3.frame.resume).toEqual({ workerId: 'w-1' });
+    expect(hello3.frame.resume).toEqual({ workerId: 'w-1', token: 'rt-w-1' });
+    expect(JSON.stringify(logs)).not.toContain('rt-w-1');
     expect(logs.some((l) => l.event === 'heartbeat-timeout')).toBe(true);
     await until(() => srv2.of('result').find((r) => r.conn === 1));
 

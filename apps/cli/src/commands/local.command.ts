@@ -16,13 +16,14 @@ export async function localCommand(argv: string[]): Promise<number> {
     ...runConfigFlags,
     backend: { type: 'string', default: 'auto' },
     shards: { type: 'string' },
+    strategy: { type: 'string' },
     json: { type: 'boolean', default: false },
     'eval-every': { type: 'string' },
   });
   const cfg = resolveRunConfig(runConfigFrom(a));
   const backend = await selectNodeBackend(a.backend as never);
   const dataset = await resolveDataset(cfg.dataset, nodeDatasetLoader());
-  const trainer = new LocalTrainer(cfg, dataset, { numShards: num(a.shards, 'shards') ?? 1 });
+  const trainer = new LocalTrainer(cfg, dataset, { numShards: num(a.shards, 'shards') ?? 1, strategy: a.strategy });
   const evalEvery = num(a['eval-every'], 'eval-every') ?? 0;
   process.stderr.write(`duel local: ${cfg.dataset} / ${cfg.model} on ${backend.name} (${backend.reason}), ${cfg.steps} steps, seed ${cfg.seed}\n`);
 

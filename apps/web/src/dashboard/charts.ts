@@ -1,6 +1,6 @@
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import type { LatestMetrics, QualityPoint } from '../api-types';
+import type { HistoryPoint, QualityPoint } from '@duel/api-types';
 
 /** At equilibrium D = p_data / (p_data + p_g) = ½, so L_D = 2·log 2 = log 4 (Goodfellow et al. 2014, Thm. 1). */
 export const LOG4 = Math.log(4);
@@ -85,7 +85,7 @@ export class DashboardCharts {
     return this.quality.length;
   }
 
-  addMetrics(points: (LatestMetrics & { t: number })[]): void {
+  addMetrics(points: HistoryPoint[]): void {
     for (const p of points) {
       this.loss.push(p.t, [p.dLoss, p.gLoss, LOG4]);
       this.d.push(p.t, [p.dReal, p.dFake, 0.5]);
@@ -94,7 +94,8 @@ export class DashboardCharts {
   }
 
   addQuality(points: QualityPoint[]): void {
-    for (const q of points) this.quality.push(q.t, [num(q.modes), num(q.hq), num(q.reverseKL)]);
+    // Image runs have no 2-D metrics: their points draw as gaps.
+    for (const q of points) this.quality.push(q.t, q.kind === '2d' ? [q.modes, q.hq, q.reverseKL] : [null, null, null]);
   }
 
   gap(tMs: number): void {
@@ -104,8 +105,4 @@ export class DashboardCharts {
   redraw(): void {
     for (const c of [this.loss, this.d, this.quality, this.throughput]) c.redraw();
   }
-}
-
-function num(v: unknown): number | null {
-  return typeof v === 'number' ? v : null;
 }

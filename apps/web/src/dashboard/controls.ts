@@ -1,4 +1,4 @@
-import type { ApiError } from '../api-types';
+import type { ApiError } from '@duel/api-types';
 
 /**
  * Run controls: POST /api/control with the admin token as a bearer. The

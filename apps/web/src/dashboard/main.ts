@@ -1,6 +1,6 @@
 import '../style.css';
 import { tf } from '@duel/gan';
-import type { DashboardMessage, DashboardWorker } from '../api-types';
+import type { DashboardMessage, DashboardWorker } from '@duel/api-types';
 import { DashboardCharts } from './charts';
 import { wireControls } from './controls';
 import { SamplesView } from './samples';

@@ -1,7 +1,7 @@
 import { GanModel, latentBatch, tf, type GanSpec } from '@duel/gan';
 import { GRID25_CENTRES, GRID25_SIGMA, RING8_CENTRES, RING8_SIGMA } from '@duel/datasets';
 import { decodeFrame, type WeightsFrame } from '@duel/protocol';
-import type { ModelInfo } from '../api-types';
+import type { ModelInfo } from '@duel/api-types';
 
 /** Scatter size: enough to see mode coverage, small enough for the cpu backend in a page. */
 const SCATTER_N = 1500;

@@ -2,9 +2,18 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmdirSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
-import { DUEL_BIN } from '../support/cli';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { describe, it } from 'vitest';
+import type { StatusResponse, StatusWorker } from '@duel/api-types';
 import { stopProcess } from '../../apps/cli/src/distributed-run';
+import { DUEL_BIN } from './cli';
+import { spawnWorkers, type LocalWorkers } from './workers';
+
+/**
+ * What the browser tests (tests/browser) and the volunteer bench figure share:
+ * Debian Chromium with SYSTEM.md's flags, a fresh web build, a real
+ * `duel coordinator` child process, and the set-up of one run watched by a page.
+ */
 
 export const ROOT = resolve(__dirname, '../..');
 export const CHROMIUM = process.env['DUEL_CHROMIUM'] ?? '/usr/bin/chromium';
@@ -39,7 +48,7 @@ function newest(dirs: string[]): number {
  * A lock directory keeps two test files from building at once.
  */
 export async function ensureWebBuild(): Promise<void> {
-  const sources = ['apps/web', ...['gan', 'protocol', 'worker-core', 'datasets', 'util', 'trainer'].map((l) => `libs/${l}/src`)].map((d) => join(ROOT, d));
+  const sources = ['apps/web', ...['gan', 'protocol', 'worker-core', 'datasets', 'util', 'trainer', 'api-types'].map((l) => `libs/${l}/src`)].map((d) => join(ROOT, d));
   const lock = join(ROOT, 'tmp/web-build.lock');
   mkdirSync(join(ROOT, 'tmp'), { recursive: true });
   for (;;) {
@@ -121,16 +130,82 @@ export async function until<T>(probe: () => Promise<T | undefined | false> | T |
   }
 }
 
-export interface StatusWorker {
-  id: string;
-  kind: string;
-  backend: string;
-  device: string;
-  accepted: number;
-  rejected: number;
-  samples: number;
+export async function status(url: string): Promise<StatusResponse> {
+  return (await fetch(`${url}/api/status`)).json() as Promise<StatusResponse>;
 }
 
-export async function status(url: string): Promise<{ run: { step: number; state: string }; workers: StatusWorker[] }> {
-  return (await fetch(`${url}/api/status`)).json() as never;
+/**
+ * describe() for tests that need Chromium. Without it, a local run skips them
+ * and says why; in CI (CI=true) a missing Chromium is a failure (.ci/run
+ * installs it with apt-get).
+ */
+export function describeBrowser(name: string, fn: () => void): void {
+  if (existsSync(CHROMIUM)) {
+    describe(name, fn);
+    return;
+  }
+  if (process.env['CI'] === 'true') {
+    describe(name, () => {
+      it('needs Chromium', () => {
+        throw new Error(`${CHROMIUM} is missing; CI must install it (apt-get install -y chromium, see .ci/run)`);
+      });
+    });
+    return;
+  }
+  console.warn(`[browser tests] SKIPPED "${name}": ${CHROMIUM} not found. Install it with: apt-get install -y chromium`);
+  describe.skip(name, fn);
+}
+
+export interface BrowserRunOptions {
+  /** `duel coordinator` flags (after --port and --host). */
+  args: string[];
+  env?: NodeJS.ProcessEnv;
+  viewport: { width: number; height: number };
+  /** The page opens once a node worker shows this in /api/status; by default, once it has joined. */
+  workerReady?: (w: StatusWorker) => boolean;
+}
+
+/** One run watched by a page: a coordinator, one node worker process (cpu), and Chromium. */
+export interface BrowserRun {
+  port: number;
+  /** The coordinator now; respawn() replaces it. */
+  coord: CoordinatorProcess;
+  workers: LocalWorkers;
+  browser: Browser;
+  page: Page;
+  /** Uncaught errors of `page` (the tests expect none). */
+  errors: string[];
+  /** A new coordinator on the same port with the same flags (after `coord.stop()`). */
+  respawn(): Promise<CoordinatorProcess>;
+  stop(): Promise<void>;
+}
+
+/** Builds the web pages if stale, starts the coordinator and a node worker, waits for the worker, then opens a page. */
+export async function startBrowserRun(o: BrowserRunOptions): Promise<BrowserRun> {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await ensureWebBuild();
+  const port = await freePort();
+  const coord = await spawnCoordinator(port, o.args, o.env);
+  const workers = spawnWorkers(1, coord.wsUrl, 'cpu');
+  const ready = o.workerReady ?? (() => true);
+  await until(async () => (await status(coord.url)).workers.some((w) => w.kind === 'node' && ready(w)), 120_000, 'the node worker');
+  const browser = await launchChromium();
+  const page = await browser.newPage({ viewport: o.viewport });
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  const run: BrowserRun = {
+    port,
+    coord,
+    workers,
+    browser,
+    page,
+    errors,
+    respawn: async () => (run.coord = await spawnCoordinator(port, o.args, o.env)),
+    stop: async () => {
+      await browser.close();
+      await workers.stop();
+      await run.coord.stop();
+    },
+  };
+  return run;
 }

@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { resolveRunConfig } from '@duel/trainer';
+import { parse } from './args';
+import { runConfigFlags, runConfigFrom } from './run-config.flags';
+
+const fromArgv = (argv: string[]) => runConfigFrom(parse(argv, runConfigFlags));
+
+describe('run-config flags', () => {
+  it('maps the model-shape and schedule flags onto RunConfig fields', () => {
+    const p = fromArgv(['--dataset', 'grid25', '--hidden', '256', '--latent-dim', '3', '--data-scale', '2.5', '--lr-floor', '0.2']);
+    expect(p).toMatchObject({ dataset: 'grid25', hidden: 256, latentDim: 3, dataScale: 2.5, lrFloor: 0.2 });
+    const cfg = resolveRunConfig(p);
+    expect([cfg.hidden, cfg.latentDim, cfg.dataScale, cfg.lrFloor]).toEqual([256, 3, 2.5, 0.2]);
+  });
+
+  it('leaves absent flags to the dataset defaults', () => {
+    const p = fromArgv(['--dataset', 'ring8']);
+    expect([p.hidden, p.latentDim, p.dataScale, p.lrFloor]).toEqual([undefined, undefined, undefined, undefined]);
+    expect(resolveRunConfig(p)).toEqual(resolveRunConfig({ dataset: 'ring8' }));
+  });
+
+  it('refuses non-numbers and out-of-range values with BAD_ARGUMENT', () => {
+    expect(() => fromArgv(['--hidden', 'wide'])).toThrow(/DUEL_ERR_BAD_ARGUMENT: --hidden must be a number/);
+    expect(() => fromArgv(['--data-scale', 'x'])).toThrow(/DUEL_ERR_BAD_ARGUMENT: --data-scale/);
+    expect(() => resolveRunConfig(fromArgv(['--latent-dim', '0']))).toThrow(/DUEL_ERR_BAD_ARGUMENT: latentDim/);
+    expect(() => resolveRunConfig(fromArgv(['--data-scale=-1']))).toThrow(/DUEL_ERR_BAD_ARGUMENT: dataScale/);
+    expect(() => resolveRunConfig(fromArgv(['--lr-floor', '2']))).toThrow(/DUEL_ERR_BAD_ARGUMENT: lrFloor/);
+  });
+});
