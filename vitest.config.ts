@@ -45,7 +45,7 @@ export default defineConfig({
           // Fault-tolerance runs with real processes and real Redis: one file at a time.
           include: ['tests/chaos/**/*.test.ts'],
           fileParallelism: false,
-          testTimeout: 900_000,
+          testTimeout: 1_800_000,
           hookTimeout: 300_000,
         },
       },

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { Rng } from '@duel/util';
 import { runDuel } from '../support/cli';
+import { RING8_SHORT } from '../quality/steps';
 import { alive, countEvents, duel, freePort, getJson, kill9, lastEvent, metricSum, report, stop, stopEverything, type Proc, type RecoveryStatus, type Status, upOrDie } from './support';
 
 /**
@@ -11,27 +12,27 @@ import { alive, countEvents, duel, freePort, getJson, kill9, lastEvent, metricSu
  * worker's shard is recomputed by another worker from the same TaskSpec, so
  * the gradient, and hence the trajectory, are unchanged.
  *
- * Quality bar: equal to the reference at the same step count (the weights
- * digest is equal, so the quality report is the reference's). At STEPS
- * steps ring8 is far from the 8000-step bar (README), and the chaos suite
- * must fit 15 minutes on 2 cores; a bit-identical trajectory is the
- * stronger claim, since it holds at any step count.
+ * Quality bar: the run's weights digest equals the reference's, so its
+ * quality report is the reference's, and the reference must meet ring8's
+ * bar at this step count (RING8_SHORT: 2000 steps, 8/8 modes, hq ≥ 0.62).
+ * The 8000-step bar is asserted by the quality suite; 8000-step chaos runs
+ * do not fit CI on 2 cores.
  */
-const STEPS = Number(process.env.DUEL_CHAOS_STEPS ?? 150);
+const STEPS = Number(process.env.DUEL_CHAOS_STEPS ?? RING8_SHORT.steps);
 const SHARDS = 3;
 const KILL_EVERY_MS = 4000;
-const SEED = 11;
+const SEED = 1;
 const BACKEND = 'wasm';
 
 describe('chaos: workers SIGKILLed every few seconds while others join', () => {
   afterAll(stopEverything);
 
-  it(`ring8 ${STEPS} steps completes, applies every result exactly once, and equals duel local --shards ${SHARDS}`, async () => {
+  it(`ring8 ${STEPS} steps completes, applies every result exactly once, equals duel local --shards ${SHARDS} and meets the bar`, async () => {
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
     const ws = `ws://127.0.0.1:${port}/ws`;
     const runArgs = ['--dataset', 'ring8', '--steps', String(STEPS), '--seed', String(SEED)];
-    const reference = runDuel(['local', ...runArgs, '--shards', String(SHARDS), '--backend', BACKEND, '--json'], { timeoutMs: 840_000 });
+    const reference = runDuel(['local', ...runArgs, '--shards', String(SHARDS), '--backend', BACKEND, '--json'], { timeoutMs: 1_500_000 });
     const coordinator = duel('coordinator', ['coordinator', '--port', String(port), ...runArgs, '--shards', String(SHARDS), '--task-timeout', '20000']);
     await upOrDie(coordinator, `${base}/api/recovery`);
 
@@ -54,7 +55,7 @@ describe('chaos: workers SIGKILLed every few seconds while others join', () => {
         kills++;
       }
       while (workers.filter(alive).length < 3) spawnWorker();
-      expect(Date.now() - t0).toBeLessThan(780_000);
+      expect(Date.now() - t0).toBeLessThan(1_500_000);
     }
     const seconds = (Date.now() - t0) / 1000;
 
@@ -87,6 +88,12 @@ describe('chaos: workers SIGKILLed every few seconds while others join', () => {
     // Bit-identical to the undisturbed reference run, hence the same quality.
     const ref = (await reference).json<{ weightsDigest: string; quality: Record<string, number> }>();
     expect(recovery.weightsDigest).toBe(ref.weightsDigest);
+    // The ring8 bar at this step count (RING8_SHORT; the 8000-step bar is the quality suite's): met by the
+    // reference, hence by this run, whose weights are the reference's bit for bit.
+    if (STEPS === RING8_SHORT.steps) {
+      expect(ref.quality['modes'], JSON.stringify(ref.quality)).toBe(RING8_SHORT.modes);
+      expect(ref.quality['hq'], JSON.stringify(ref.quality)).toBeGreaterThanOrEqual(RING8_SHORT.hq);
+    }
     report('worker kills', { steps: STEPS, shards: SHARDS, kills, workersStarted: workers.length, seconds, appliedResults: recovery.appliedResults, quality: ref.quality });
     await stop(coordinator);
   });

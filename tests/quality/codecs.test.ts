@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { runDuel } from '../support/cli';
-import { RING8_HQ_GUARD, RING8_STEPS } from './steps';
+import { RING8_HQ_GUARD, RING8_SHORT, RING8_STEPS } from './steps';
 
 /**
  * Training with compressed gradients meets the ring8 bar fp32 meets at the same
@@ -25,8 +25,8 @@ import { RING8_HQ_GUARD, RING8_STEPS } from './steps';
  * assert the fp32 guard's hq ≥ 0.95.
  */
 const FULL = Boolean(process.env.DUEL_QUALITY_CODECS_FULL);
-export const CODEC_STEPS = FULL ? RING8_STEPS : 2000;
-const CODEC_HQ_BAR = FULL ? RING8_HQ_GUARD : 0.62;
+export const CODEC_STEPS = FULL ? RING8_STEPS : RING8_SHORT.steps;
+const CODEC_HQ_BAR = FULL ? RING8_HQ_GUARD : RING8_SHORT.hq;
 const CODEC_SEED = 1;
 
 interface Summary {

@@ -14,3 +14,5 @@ export * from './strategies/norm-clipped-mean.strategy';
 export * from './strategies/krum.strategy';
 export * from './strategies/norm-screen.strategy';
 export * from './strategies/strategy-spec';
+export * from './strategies/screen-strategy';
+export * from './strategies/direction-screen.strategy';

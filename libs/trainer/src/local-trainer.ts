@@ -28,9 +28,10 @@ export interface LocalTrainerOptions {
   /**
    * How shard gradients are combined, as a strategy spec (`mean`, or e.g.
    * `trimmed-mean:beta=0.3:screen=10`): the coordinator's default is `mean`.
-   * Lets a robust strategy's cost in quality be measured without workers.
+   * Lets a robust strategy's cost in quality be measured without workers;
+   * an AggregationStrategy object is used as given.
    */
-  strategy?: string;
+  strategy?: string | AggregationStrategy;
 }
 
 /**
@@ -54,7 +55,7 @@ export class LocalTrainer {
     this.model = new GanModel(ganSpecFor(cfg));
     this.state = initTrainingState(cfg, this.model.layout);
     this.numShards = opts.numShards ?? 1;
-    this.strategy = createStrategyFromSpec(opts.strategy ?? 'mean');
+    this.strategy = typeof opts.strategy === 'object' ? opts.strategy : createStrategyFromSpec(opts.strategy ?? 'mean');
     this.samplers = Array.from({ length: this.numShards }, (_, shard) =>
       createShardSampler(dataset, { seed: cfg.seed, shard, numShards: this.numShards }),
     );

@@ -37,8 +37,15 @@ export async function localCommand(argv: string[]): Promise<number> {
   let last: StepMetrics | null = null;
   const history: unknown[] = [];
   if (evalEvery > 0) history.push({ step: 0, ...(await evaluateQuality(trainer, dataset)) });
+  let lastYield = performance.now();
   while (!trainer.done) {
     last = await trainer.step();
+    // A step resolves through microtasks only (wasm and cpu kernels are synchronous), so timers
+    // such as the non-TTY progress line and signal handlers never ran; give them a turn.
+    if (performance.now() - lastYield > 200) {
+      await new Promise((r) => setImmediate(r));
+      lastYield = performance.now();
+    }
     samples += last.samples;
     const secs = (performance.now() - t0) / 1000;
     bar.update(last.step, {

@@ -1,5 +1,6 @@
 import { DuelError, ErrorCodes, allFinite, globalNorm } from '@duel/util';
-import type { AggregateOutcome, AggregationStrategy, ClientUpdate, Failure, Rejection, StrategyCounts } from '../strategy';
+import type { AggregationStrategy, ClientUpdate } from '../strategy';
+import { ScreenStrategy } from './screen-strategy';
 
 /**
  * Which updates have an outlier norm: above `ratio` × the median norm of the
@@ -24,49 +25,23 @@ export function normOutliers(norms: readonly number[], ratio: number): boolean[]
  * attacks that stay within the honest spread (ALIE, Baruch et al. 2019):
  * pair it with a robust `inner`.
  */
-export class NormScreenStrategy implements AggregationStrategy {
+export class NormScreenStrategy extends ScreenStrategy {
   readonly name: string;
   readonly paper?: string;
-  private screened: Rejection[] = [];
-  private own = { rejected: 0, byCode: {} as Record<string, number> };
 
   constructor(
-    readonly inner: AggregationStrategy,
+    inner: AggregationStrategy,
     readonly ratio: number,
   ) {
+    super(inner);
     if (!(Number.isFinite(ratio) && ratio >= 1)) throw new DuelError(ErrorCodes.BAD_ARGUMENT, `norm screen: ratio must be >= 1, got ${ratio}`);
     this.name = `${inner.name}+screen`;
     this.paper = inner.paper;
   }
 
-  aggregate(results: readonly ClientUpdate[], failures: readonly Failure[] = []): AggregateOutcome {
+  protected screen(results: readonly ClientUpdate[]): (string | null)[] {
     const norms = results.map((u) => (allFinite(u.grads) ? globalNorm(u.grads) : Number.NaN));
     const flagged = normOutliers(norms, this.ratio);
-    this.screened = [];
-    const kept: ClientUpdate[] = [];
-    results.forEach((u, i) => {
-      if (!flagged[i]) kept.push(u);
-      else this.screened.push({ workerId: u.workerId, code: ErrorCodes.OUTLIER, reason: `update norm ${norms[i].toExponential(3)} above ${this.ratio}× the round's median` });
-    });
-    this.own.rejected += this.screened.length;
-    if (this.screened.length) this.own.byCode[ErrorCodes.OUTLIER] = (this.own.byCode[ErrorCodes.OUTLIER] ?? 0) + this.screened.length;
-    const outcome = this.inner.aggregate(kept, failures);
-    return outcome ? { ...outcome, rejected: inInputOrder(results, [...this.screened, ...outcome.rejected]) } : null;
+    return norms.map((n, i) => (flagged[i] ? `update norm ${n.toExponential(3)} above ${this.ratio}× the round's median` : null));
   }
-
-  counts(): StrategyCounts {
-    const c = this.inner.counts();
-    const byCode = { ...c.rejectedByCode };
-    for (const [k, v] of Object.entries(this.own.byCode)) byCode[k] = (byCode[k] ?? 0) + v;
-    return { ...c, received: c.received + this.own.rejected, rejected: c.rejected + this.own.rejected, rejectedByCode: byCode };
-  }
-
-  get lastRejected(): readonly Rejection[] {
-    return [...this.screened, ...this.inner.lastRejected];
-  }
-}
-
-function inInputOrder(results: readonly ClientUpdate[], rejected: Rejection[]): Rejection[] {
-  const pos = new Map(results.map((u, i) => [u.workerId, i] as const));
-  return rejected.sort((a, b) => (pos.get(a.workerId) ?? 0) - (pos.get(b.workerId) ?? 0));
 }
