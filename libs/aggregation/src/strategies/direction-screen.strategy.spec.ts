@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes, Rng, cloneWeights, zerosLike, type NamedWeights } from '@duel/util';
 import { createStrategy } from '../create-strategy';
-import { cosine, directionOutliers, DirectionScreenStrategy } from './direction-screen.strategy';
+import { coordinateMedian } from '../kernels';
+import { cosine, directionOutliers, DirectionScreenStrategy, leaveOneOutCosines } from './direction-screen.strategy';
 import { NormScreenStrategy } from './norm-screen.strategy';
 import { createStrategyFromSpec, parseStrategySpec } from './strategy-spec';
 import { filled, relDistance, sampleMean, update } from './strategy-fixtures';
@@ -27,6 +28,23 @@ describe('cosine', () => {
     expect(cosine(filled(2), filled(3))).toBeCloseTo(1, 12);
     expect(cosine(filled(2), filled(-1))).toBeCloseTo(-1, 12);
     expect(cosine(filled(2), filled(0))).toBe(0);
+  });
+});
+
+describe('leaveOneOutCosines', () => {
+  it('equals the cosine with the coordinate-wise median of the others, ties included', () => {
+    const rng = new Rng(9);
+    for (const n of [3, 4, 7, 10]) {
+      const specs = [{ name: 'a', shape: [50] }, { name: 'b', shape: [7] }];
+      const gs = Array.from({ length: n }, () => {
+        const g = zerosLike(specs);
+        // Values on a coarse grid, so ties are common.
+        for (const t of g) for (let j = 0; j < t.data.length; j++) t.data[j] = Math.round(rng.normal() * 2) / 2;
+        return g;
+      });
+      const fast = leaveOneOutCosines(gs);
+      gs.forEach((g, i) => expect(fast[i]).toBeCloseTo(cosine(g, coordinateMedian(gs.filter((_, o) => o !== i))), 9));
+    }
   });
 });
 

@@ -32,34 +32,35 @@ export function leaveOneOutCosines(grads: readonly NamedWeights[]): number[] {
   const gg = new Float64Array(n);
   const mm = new Float64Array(n);
   const vals = new Float64Array(n);
-  const order = new Int32Array(n);
-  const rank = new Int32Array(n);
+  const sorted = new Float64Array(n);
   const m = n - 1;
+  // Ranks (0-based) in `sorted` of the others' middle element(s), for an update below or above them.
+  const lo = m % 2 === 1 ? (m - 1) / 2 : m / 2 - 1;
+  const hi = m % 2 === 1 ? lo : m / 2;
   for (let k = 0; k < grads[0].length; k++) {
-    const len = grads[0][k].data.length;
+    const cols = grads.map((g) => g[k].data);
+    const len = cols[0].length;
     for (let j = 0; j < len; j++) {
+      // Insertion sort: n is the number of updates in a round, small.
       for (let i = 0; i < n; i++) {
-        vals[i] = grads[i][k].data[j];
-        order[i] = i;
-      }
-      // Insertion sort: n is the number of workers in a round, small.
-      for (let a = 1; a < n; a++) {
-        const x = order[a];
-        let b = a - 1;
-        while (b >= 0 && vals[order[b]] > vals[x]) {
-          order[b + 1] = order[b];
+        const v = cols[i][j];
+        vals[i] = v;
+        let b = i - 1;
+        while (b >= 0 && sorted[b] > v) {
+          sorted[b + 1] = sorted[b];
           b--;
         }
-        order[b + 1] = x;
+        sorted[b + 1] = v;
       }
-      for (let r = 0; r < n; r++) rank[order[r]] = r;
       for (let i = 0; i < n; i++) {
-        const r = rank[i];
-        // The q-th smallest of the others is the q-th (below i's rank) or (q+1)-th (from it on) of all.
-        const at = (q: number) => vals[order[q < r ? q : q + 1]];
-        const med = m % 2 === 1 ? at((m - 1) / 2) : (at(m / 2 - 1) + at(m / 2)) / 2;
-        dot[i] += vals[i] * med;
-        gg[i] += vals[i] * vals[i];
+        const v = vals[i];
+        // Removing one copy of v from the sorted values shifts the ranks at or above it down by one,
+        // so the others' q-th smallest is sorted[q] if sorted[q] < v (strictly below v's first copy), else sorted[q + 1].
+        const a = sorted[lo] < v ? sorted[lo] : sorted[lo + 1];
+        const b = sorted[hi] < v ? sorted[hi] : sorted[hi + 1];
+        const med = (a + b) / 2;
+        dot[i] += v * med;
+        gg[i] += v * v;
         mm[i] += med * med;
       }
     }
