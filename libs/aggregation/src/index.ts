@@ -15,4 +15,3 @@ export * from './strategies/krum.strategy';
 export * from './strategies/norm-screen.strategy';
 export * from './strategies/strategy-spec';
 export * from './strategies/screen-strategy';
-export * from './strategies/direction-screen.strategy';

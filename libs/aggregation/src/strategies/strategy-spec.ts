@@ -1,7 +1,6 @@
 import { DuelError, ErrorCodes } from '@duel/util';
 import { createStrategy, type StrategyOptions } from '../create-strategy';
 import type { AggregationStrategy } from '../strategy';
-import { DirectionScreenStrategy } from './direction-screen.strategy';
 import { NormScreenStrategy } from './norm-screen.strategy';
 
 /** A strategy as one string: `name[:key=value]*`, e.g. `trimmed-mean:beta=0.3:screen=10`. */
@@ -10,8 +9,6 @@ export interface StrategySpec {
   options: Record<string, number | string>;
   /** `screen=R`: reject updates with a norm above R × the round's median first (see NormScreenStrategy). */
   screen?: number;
-  /** `direction=T`: then reject updates whose cosine with the round's median is below T (see DirectionScreenStrategy). */
-  direction?: number;
 }
 
 /** Parses a strategy spec string; numbers become numbers. Throws BAD_ARGUMENT on a malformed spec. */
@@ -20,7 +17,6 @@ export function parseStrategySpec(spec: string): StrategySpec {
   if (!/^[a-z][a-z-]*$/.test(name)) throw new DuelError(ErrorCodes.BAD_ARGUMENT, `strategy spec "${spec}": expected name[:key=value]*`);
   const options: Record<string, number | string> = Object.create(null);
   let screen: number | undefined;
-  let direction: number | undefined;
   for (const p of pairs) {
     const m = /^([A-Za-z]+)=([^=:]+)$/.exec(p);
     if (!m) throw new DuelError(ErrorCodes.BAD_ARGUMENT, `strategy spec "${spec}": "${p}" is not key=value`);
@@ -28,19 +24,14 @@ export function parseStrategySpec(spec: string): StrategySpec {
     if (m[1] === 'screen') {
       if (typeof value !== 'number') throw new DuelError(ErrorCodes.BAD_ARGUMENT, `strategy spec "${spec}": screen must be a number`);
       screen = value;
-    } else if (m[1] === 'direction') {
-      if (typeof value !== 'number') throw new DuelError(ErrorCodes.BAD_ARGUMENT, `strategy spec "${spec}": direction must be a number`);
-      direction = value;
     } else options[m[1]] = value;
   }
-  return { name, options: { ...options }, ...(screen !== undefined ? { screen } : {}), ...(direction !== undefined ? { direction } : {}) };
+  return { name, options: { ...options }, ...(screen !== undefined ? { screen } : {}) };
 }
 
 /** Builds the strategy a spec string names (createStrategy checks the name and option keys). */
 export function createStrategyFromSpec(spec: string, base: StrategyOptions = {}): AggregationStrategy {
   const s = parseStrategySpec(spec);
-  // The norm screen runs first, so the direction screen's median is taken over updates of sane size.
-  let strategy = createStrategy(s.name, { ...base, ...(s.options as StrategyOptions) });
-  if (s.direction !== undefined) strategy = new DirectionScreenStrategy(strategy, s.direction);
+  const strategy = createStrategy(s.name, { ...base, ...(s.options as StrategyOptions) });
   return s.screen !== undefined ? new NormScreenStrategy(strategy, s.screen) : strategy;
 }
