@@ -82,7 +82,12 @@ const IMAGES: Defaults = {
 };
 
 /**
- * grid25 spans ±4: GRID25_TODO
+ * grid25 spans ±4, so mlp2d works at unit scale (dataScale 4). Measured
+ * 2026-11-23, seed 1, 8000 steps: without it 16–22 of 25 modes and ~2% HQ;
+ * with it 24 modes, hq 0.39; with lrD 2e-3 as well 25 modes, hq 0.66. The
+ * issue's bar (25/25, hq ≥ 0.95) was reached only by batch 64 for 32000 steps
+ * with lrD 2e-3 (hq 0.952, seed 1); seed 2 stayed lower, so the defaults stay
+ * at the ring8 recipe plus the scale, and the grid25 test is opt-in.
  */
 const GRID25: Defaults = { ...TWO_D, dataScale: 4 };
 
