@@ -8,6 +8,7 @@ import {
   type NamedWeights,
   type TensorSpec,
 } from '@duel/util';
+import { adamTensor, type AdamScalars } from './adam-kernel';
 
 /**
  * Server-side Adam (Kingma & Ba, 2015) on NamedWeights, shared by the
@@ -144,8 +145,10 @@ function sameSlot(w: NamedTensor, x: NamedTensor, what: string, i: number): void
 
 /**
  * One Adam step: updates `weights` and `state` in place, one fused pass per
- * tensor and no allocation. Gradients are not checked for finiteness here:
- * the aggregation strategies reject non-finite updates before they get here.
+ * tensor (WebAssembly SIMD where the engine has it, else JS: the same bits
+ * either way, see adam-kernel.ts) and no allocation. Gradients are not
+ * checked for finiteness here: the aggregation strategies reject non-finite
+ * updates before they get here.
  *
  * @param weights  the network's weights, updated in place
  * @param grads    gradients with the same layout (e.g. an aggregated mean)
@@ -160,30 +163,18 @@ export function adamStep(weights: NamedWeights, grads: NamedWeights, state: Adam
   // The scalars tfjs turns into float32 tensors.
   const b1 = f(hp.beta1);
   const b2 = f(hp.beta2);
-  const oneMinusB1 = f(1 - hp.beta1);
-  const oneMinusB2 = f(1 - hp.beta2);
-  const eps = f(hp.epsilon ?? ADAM_EPSILON_FLOAT32);
-  const negLr = f(-hp.lr);
   state.accBeta1 = f(state.accBeta1 * b1);
   state.accBeta2 = f(state.accBeta2 * b2);
-  const corr1 = f(1 - state.accBeta1);
-  const corr2 = f(1 - state.accBeta2);
-  for (let k = 0; k < weights.length; k++) {
-    const w = weights[k].data;
-    const g = grads[k].data;
-    const m = state.m[k].data;
-    const v = state.v[k].data;
-    for (let i = 0; i < w.length; i++) {
-      const gi = g[i];
-      const mi = f(f(m[i] * b1) + f(gi * oneMinusB1));
-      const vi = f(f(v[i] * b2) + f(f(gi * gi) * oneMinusB2));
-      m[i] = mi;
-      v[i] = vi;
-      const mHat = f(mi / corr1);
-      const vHat = f(vi / corr2);
-      const step = f(f(mHat / f(f(Math.sqrt(vHat)) + eps)) * negLr);
-      w[i] = step + w[i];
-    }
-  }
+  const s: AdamScalars = {
+    b1,
+    b2,
+    omb1: f(1 - hp.beta1),
+    omb2: f(1 - hp.beta2),
+    corr1: f(1 - state.accBeta1),
+    corr2: f(1 - state.accBeta2),
+    eps: f(hp.epsilon ?? ADAM_EPSILON_FLOAT32),
+    negLr: f(-hp.lr),
+  };
+  for (let k = 0; k < weights.length; k++) adamTensor(weights[k].data, grads[k].data, state.m[k].data, state.v[k].data, s);
   state.t += 1;
 }

@@ -3,6 +3,7 @@
  * Runs in browsers too (platform:shared): no Node built-ins here.
  */
 export * from './adam';
+export * from './adam-kernel';
 export * from './kernels';
 export * from './staleness';
 export * from './strategy';
