@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { allFiniteRemembered, wasFoundFinite } from '@duel/util';
 import { screenUpdates } from './strategy';
 import { MeanStrategy } from './strategies/mean.strategy';
 import { SPECS, filled, honestUpdates, poisoned, update } from './strategies/strategy-fixtures';
@@ -28,6 +29,16 @@ describe('screenUpdates', () => {
       'short:DUEL_ERR_SHAPE_MISMATCH',
       'nan:DUEL_ERR_NON_FINITE',
     ]);
+  });
+
+  it('reads the values of any update the protocol validator did not check', () => {
+    const [a] = honestUpdates(1, 1);
+    expect(allFiniteRemembered(a.grads)).toBe(true); // as the decoder does for a received result
+    expect(screenUpdates([a]).accepted).toHaveLength(1);
+    // The same layout in other arrays (a copy, a local trainer's gradients): checked here, NaN rejected.
+    const copy = poisoned(a, 'nan');
+    expect(wasFoundFinite(copy.grads)).toBe(false);
+    expect(codes(screenUpdates([copy]))).toEqual([`${copy.workerId}:DUEL_ERR_NON_FINITE`]);
   });
 
   it('without specs, takes the first well-formed update as the layout reference', () => {

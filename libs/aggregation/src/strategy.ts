@@ -7,6 +7,7 @@ import {
   type ErrorCode,
   type NamedWeights,
   type TensorSpec,
+  wasFoundFinite,
 } from '@duel/util';
 
 /**
@@ -136,7 +137,8 @@ export function screenUpdates(
         continue;
       }
     }
-    if (!allFinite(u.grads)) {
+    // Received tensors were checked by the protocol validator already; anything else is read here.
+    if (!wasFoundFinite(u.grads) && !allFinite(u.grads)) {
       reject(ErrorCodes.NON_FINITE, 'gradients contain NaN or Infinity');
       continue;
     }

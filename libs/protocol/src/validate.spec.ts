@@ -1,4 +1,4 @@
-import { DuelError, ErrorCodes } from '@duel/util';
+import { DuelError, ErrorCodes, wasFoundFinite } from '@duel/util';
 import { describe, expect, it } from 'vitest';
 import { decodeFrame, encodeFrame } from './codec';
 import type { Frame, HelloFrame, ResultFrame, WelcomeFrame } from './frames';
@@ -193,6 +193,14 @@ describe('validateFrame: tensors', () => {
     const w = structuredClone(sample('weights'));
     w.tensors[0].data[0] = NaN;
     expect(codeOf(() => validateFrame(w, ctx))).toBe(ErrorCodes.NON_FINITE);
+  });
+
+  it('remembers checked tensors as finite (so the strategy skips its pass), but not unchecked ones', () => {
+    const bytes = encodeFrame(sample('result'));
+    const checked = decodeFrame(bytes, ctx) as ResultFrame;
+    expect(wasFoundFinite(checked.grads)).toBe(true);
+    const unchecked = decodeFrame(bytes.slice(), { ...ctx, checkFinite: false }) as ResultFrame;
+    expect(wasFoundFinite(unchecked.grads)).toBe(false);
   });
 
   it('refuses non-float32 tensors in v1 frames', () => {

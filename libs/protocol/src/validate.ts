@@ -1,4 +1,4 @@
-import { allFinite, assertLayout, DuelError, ErrorCodes, sizeOf, type ErrorCode, type NamedWeights, type TensorSpec } from '@duel/util';
+import { allFiniteRemembered, assertLayout, DuelError, ErrorCodes, sizeOf, type ErrorCode, type NamedWeights, type TensorSpec } from '@duel/util';
 import { FieldReader } from './field-reader';
 import {
   FRAME_SENDERS,
@@ -99,7 +99,8 @@ function tensors(f: FieldReader, key: string, net: Net, c: Ctx): NamedWeights {
     return { name, shape, data };
   });
   if (c.layout) assertLayout(list, c.layout[net], `${f.path}.${key} (${net})`);
-  if (c.checkFinite && !allFinite(list)) throw new DuelError(ErrorCodes.NON_FINITE, `${f.path}.${key}: NaN or Infinity in ${net} tensors`);
+  // Remembered, so the strategy's screening does not read the values a second time.
+  if (c.checkFinite && !allFiniteRemembered(list)) throw new DuelError(ErrorCodes.NON_FINITE, `${f.path}.${key}: NaN or Infinity in ${net} tensors`);
   return list;
 }
 

@@ -1,4 +1,4 @@
-import { DuelError, ErrorCodes, allFinite, globalNorm } from '@duel/util';
+import { DuelError, ErrorCodes, allFinite, globalNorm, wasFoundFinite } from '@duel/util';
 import type { AggregationStrategy, ClientUpdate } from '../strategy';
 import { ScreenStrategy } from './screen-strategy';
 
@@ -40,7 +40,7 @@ export class NormScreenStrategy extends ScreenStrategy {
   }
 
   protected screen(results: readonly ClientUpdate[]): (string | null)[] {
-    const norms = results.map((u) => (allFinite(u.grads) ? globalNorm(u.grads) : Number.NaN));
+    const norms = results.map((u) => (wasFoundFinite(u.grads) || allFinite(u.grads) ? globalNorm(u.grads) : Number.NaN));
     const flagged = normOutliers(norms, this.ratio);
     return norms.map((n, i) => (flagged[i] ? `update norm ${n.toExponential(3)} above ${this.ratio}× the round's median` : null));
   }
