@@ -5,6 +5,7 @@
 export * from './adam';
 export * from './adam-kernel';
 export * from './kernels';
+export * from './gradient-buffers';
 export * from './staleness';
 export * from './strategy';
 export * from './create-strategy';

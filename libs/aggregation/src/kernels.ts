@@ -1,4 +1,5 @@
-import { DuelError, ErrorCodes, assertLayout, globalNorm, zerosLike, type NamedWeights } from '@duel/util';
+import { DuelError, ErrorCodes, assertLayout, globalNorm, type NamedWeights } from '@duel/util';
+import { gradientBuffer } from './gradient-buffers';
 
 /**
  * The math of aggregation as pure functions on NamedWeights (Flower keeps the
@@ -23,7 +24,7 @@ function checkUpdates(updates: readonly NamedWeights[], what: string, out?: Name
  * @param updates  n updates, each of one layout L
  * @param weights  n finite weights ≥ 0 with a positive sum (e.g. sample counts)
  * @param out      optional buffer of layout L to write into (it may be one of `updates`)
- * @returns `out`, or fresh weights of layout L
+ * @returns `out`, or a buffer of layout L from {@link gradientBuffer} (fresh, or one handed back with releaseGradients)
  */
 export function weightedMean(updates: readonly NamedWeights[], weights: readonly number[], out?: NamedWeights): NamedWeights {
   checkUpdates(updates, 'weightedMean', out);
@@ -37,7 +38,7 @@ export function weightedMean(updates: readonly NamedWeights[], weights: readonly
   }
   if (!(total > 0)) throw new DuelError(ErrorCodes.BAD_ARGUMENT, 'weightedMean: weights sum to 0');
   const norm = weights.map((w) => w / total);
-  const res = out ?? zerosLike(updates[0]);
+  const res = out ?? gradientBuffer(updates[0]);
   for (let k = 0; k < res.length; k++) meanInto(res[k].data, updates.map((u) => u[k].data), norm);
   return res;
 }
@@ -101,7 +102,7 @@ function reduceSortedCoordinates(
 ): NamedWeights {
   checkUpdates(updates, what, out);
   const n = updates.length;
-  const res = out ?? zerosLike(updates[0]);
+  const res = out ?? gradientBuffer(updates[0]);
   const scratch = new Float64Array(n);
   for (let k = 0; k < res.length; k++) {
     const src = updates.map((u) => u[k].data);

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { createStrategyFromSpec } from '@duel/aggregation';
+import { createStrategyFromSpec, releaseGradients } from '@duel/aggregation';
 import { GanModel, type GanLayout, type Net } from '@duel/gan';
 import {
   FP32,
@@ -288,6 +288,9 @@ export class CoordinatorService implements OnModuleInit, OnModuleDestroy {
         this.execute(cmd);
         this.metrics.observer.command(cmd, Date.now());
         this.checkpointer.observe(cmd);
+        // The optimizer has read the aggregate and nothing keeps it: its buffer serves the next round's
+        // (a fresh 6 MB per mlp G update was most of the coordinator's GC time; gradient-buffers.ts).
+        if (cmd.type === 'ApplyUpdate') releaseGradients(cmd.grads);
       } catch (e) {
         this.log.error(`command ${cmd.type} failed: ${(e as Error).stack}`);
       }

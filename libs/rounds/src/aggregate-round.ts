@@ -1,4 +1,4 @@
-import { weightedMean, type AggregationStrategy, type ClientUpdate, type Failure } from '@duel/aggregation';
+import { releaseGradients, weightedMean, type AggregationStrategy, type ClientUpdate, type Failure } from '@duel/aggregation';
 import { isDuelError, type ErrorCode, type NamedWeights } from '@duel/util';
 import { RoundErrorCodes } from './codes';
 import type { AcceptedResult, Phase, StrategyConfig, UpdateMetricsCommand, WorkerKind } from './types';
@@ -67,15 +67,16 @@ export function aggregateResults(strategy: StrategyConfig, results: readonly Acc
     for (const r of rs) if (used.has(r.taskId)) samples += r.batch;
     parts.push({ grads: outcome.grads, samples });
   }
-  const grads =
-    parts.length === 0
-      ? null
-      : parts.length === 1
-        ? parts[0].grads
-        : weightedMean(
-            parts.map((p) => p.grads),
-            parts.map((p) => p.samples),
-          );
+  let grads: NamedWeights | null = null;
+  if (parts.length === 1) grads = parts[0].grads;
+  else if (parts.length > 1) {
+    grads = weightedMean(
+      parts.map((p) => p.grads),
+      parts.map((p) => p.samples),
+    );
+    // The per-kind aggregates are spent; their buffers serve the next round.
+    for (const p of parts) releaseGradients(p.grads);
+  }
   const out: RoundAggregate = { grads, used: [], rejected: [] };
   for (const r of results) {
     if (grads && used.has(r.taskId)) out.used.push(r);
