@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { describeBrowser, SCREENSHOTS, startBrowserRun, status, until, type BrowserRun, type CoordinatorProcess } from '../support/browser';
+import { SCREENSHOTS, startBrowserRun, status, until, type BrowserRun, type CoordinatorProcess } from '../support/browser';
+import { describeBrowser } from '../support/describe-browser';
 
 const ADMIN = 'dashboard-test-admin-token';
 const RUN_ARGS = ['--dataset', 'ring8', '--steps', '100000', '--batch', '64', '--seed', '3'];

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import type { StatusWorker } from '@duel/api-types';
-import { describeBrowser, SCREENSHOTS, startBrowserRun, status, until, type BrowserRun, type CoordinatorProcess } from '../support/browser';
+import { SCREENSHOTS, startBrowserRun, status, until, type BrowserRun, type CoordinatorProcess } from '../support/browser';
+import { describeBrowser } from '../support/describe-browser';
 import { RawClient, is } from '../support/raw-client';
 
 const RUN_ARGS = ['--dataset', 'ring8', '--steps', '100000', '--batch', '64', '--seed', '4', '--task-timeout', '5000'];

@@ -3,7 +3,6 @@ import { existsSync, mkdirSync, readdirSync, rmdirSync, statSync } from 'node:fs
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { describe, it } from 'vitest';
 import type { StatusResponse, StatusWorker } from '@duel/api-types';
 import { stopProcess } from '../../apps/cli/src/distributed-run';
 import { DUEL_BIN } from './cli';
@@ -132,28 +131,6 @@ export async function until<T>(probe: () => Promise<T | undefined | false> | T |
 
 export async function status(url: string): Promise<StatusResponse> {
   return (await fetch(`${url}/api/status`)).json() as Promise<StatusResponse>;
-}
-
-/**
- * describe() for tests that need Chromium. Without it, a local run skips them
- * and says why; in CI (CI=true) a missing Chromium is a failure (.ci/run
- * installs it with apt-get).
- */
-export function describeBrowser(name: string, fn: () => void): void {
-  if (existsSync(CHROMIUM)) {
-    describe(name, fn);
-    return;
-  }
-  if (process.env['CI'] === 'true') {
-    describe(name, () => {
-      it('needs Chromium', () => {
-        throw new Error(`${CHROMIUM} is missing; CI must install it (apt-get install -y chromium, see .ci/run)`);
-      });
-    });
-    return;
-  }
-  console.warn(`[browser tests] SKIPPED "${name}": ${CHROMIUM} not found. Install it with: apt-get install -y chromium`);
-  describe.skip(name, fn);
 }
 
 export interface BrowserRunOptions {
