@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Rng, cloneWeights, zerosLike, type NamedWeights } from '@duel/util';
 import wabtInit from 'wabt';
-import { adamKernelName, adamTensorJs, adamTensorWasm, type AdamScalars } from './adam-kernel';
+import { adamKernelName, adamTensorJs, adamTensorWasm, createAdamMoments, type AdamScalars } from './adam-kernel';
 import { ADAM_KERNEL_WASM_BASE64 } from './adam-kernel.wasm';
 import { adamStep, createAdamState, type AdamHyperparams } from './adam';
 
@@ -128,7 +128,8 @@ describe('Adam kernel: WebAssembly SIMD vs the JS loop', () => {
     expectSameBits(v2, v, 'v');
   });
 
-  it('adamStep over many steps equals the JS loop, bit for bit (weights and moments)', () => {
+  // createAdamState puts m and v in the kernel's memory; a state of plain arrays (e.g. built by hand) goes through its chunk buffers.
+  it.each(['resident moments', 'plain-array moments'] as const)('adamStep over many steps equals the JS loop, bit for bit (weights and moments; %s)', (kind) => {
     const specs = [
       { name: 'a', shape: [37, 29] },
       { name: 'b', shape: [8195] },
@@ -138,8 +139,9 @@ describe('Adam kernel: WebAssembly SIMD vs the JS loop', () => {
     const w: NamedWeights = zerosLike(specs);
     for (const t of w) rng.fillNormal(t.data, 0, 0.3);
     const ref = cloneWeights(w);
-    const state = createAdamState(specs);
-    const refState = createAdamState(specs);
+    const fresh = createAdamState(specs);
+    const state = kind === 'resident moments' ? fresh : { ...fresh, m: cloneWeights(fresh.m), v: cloneWeights(fresh.v) };
+    const refState = { ...createAdamState(specs), m: zerosLike(specs), v: zerosLike(specs) };
     const hp = HPS[0];
     for (let step = 1; step <= 60; step++) {
       const g: NamedWeights = zerosLike(specs);
@@ -153,6 +155,24 @@ describe('Adam kernel: WebAssembly SIMD vs the JS loop', () => {
       expectSameBits(state.m[k].data, refState.m[k].data, `m ${specs[k].name}`);
       expectSameBits(state.v[k].data, refState.v[k].data, `v ${specs[k].name}`);
     }
+  });
+
+  it('resident moments are zero, 16-aligned, disjoint and ordinary Float32Arrays', () => {
+    const specs = [
+      { name: 'a', shape: [3] },
+      { name: 'b', shape: [2, 3] },
+      { name: 'c', shape: [0] },
+    ];
+    const mv = createAdamMoments(specs)!;
+    const all = [...mv.m, ...mv.v];
+    expect(all.map((t) => t.data.length)).toEqual([3, 6, 0, 3, 6, 0]);
+    for (const t of all) {
+      expect(t.data.byteOffset % 16).toBe(0);
+      expect(Array.from(t.data).every((x) => x === 0)).toBe(true);
+    }
+    all.forEach((t, i) => t.data.fill(i + 1));
+    all.forEach((t, i) => expect(Array.from(t.data).every((x) => x === i + 1)).toBe(true));
+    expect(mv.m[1]).toEqual({ name: 'b', shape: [2, 3], data: new Float32Array(6).fill(2) });
   });
 
   it('adam-kernel.wasm.ts holds the bytes adam-kernel.wat assembles to (regenerate with tools/wasm/build-adam-kernel.ts)', async () => {

@@ -1,3 +1,4 @@
+import { sizeOf, type NamedWeights, type TensorSpec } from '@duel/util';
 import { ADAM_KERNEL_WASM_BASE64 } from './adam-kernel.wasm';
 
 /**
@@ -50,24 +51,26 @@ type AdamExport = (
 ) => void;
 
 /**
- * Values per array per kernel call. The tensors stay in JS memory and pass
- * through the module's 256 KiB in chunks; 4 arrays × 32 KiB keep a chunk in
- * L2 between the copy in, the kernel and the copy out.
+ * Values per array per kernel call. Arrays outside a module's memory pass
+ * through it in chunks; 4 arrays × 32 KiB keep a chunk in L2 between the
+ * copy in, the kernel and the copy out.
  */
 const CHUNK = 8192;
-const W = 0;
-const G = CHUNK;
-const M = 2 * CHUNK;
-const V = 3 * CHUNK;
+const PAGE_BYTES = 65536;
 
-interface Kernel {
-  /** A view of the module's memory, which never grows (so the view stays valid). */
+/** One instance of the module with its own memory, which never grows (so views of it stay valid). */
+interface Instance {
   mem: Float32Array;
   adam: AdamExport;
+  /** Float offsets of the chunk buffers for w and g (and, in the shared scratch instance, m and v). */
+  w: number;
+  g: number;
+  m: number;
+  v: number;
 }
 
 /** undefined: not tried yet; null: unavailable here. */
-let kernel: Kernel | null | undefined;
+let compiled: WebAssembly.Module | null | undefined;
 
 function base64Bytes(b64: string): Uint8Array<ArrayBuffer> {
   const s = atob(b64);
@@ -77,27 +80,80 @@ function base64Bytes(b64: string): Uint8Array<ArrayBuffer> {
 }
 
 /** Compiles the module on first use (295 bytes: synchronous compilation is allowed on a browser's main thread too). */
-function loadKernel(): Kernel | null {
-  if (kernel !== undefined) return kernel;
-  kernel = null;
+function wasmModule(): WebAssembly.Module | null {
+  if (compiled !== undefined) return compiled;
+  compiled = null;
   try {
     if (typeof WebAssembly !== 'object' || typeof atob !== 'function') return null;
     const bytes = base64Bytes(ADAM_KERNEL_WASM_BASE64);
     // An engine without SIMD rejects the module: use the JS loop.
-    if (!WebAssembly.validate(bytes)) return null;
-    const { exports } = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
-    const memory = exports['memory'] as WebAssembly.Memory;
-    if (memory.buffer.byteLength < 4 * 4 * CHUNK) return null;
-    kernel = { mem: new Float32Array(memory.buffer), adam: exports['adam'] as AdamExport };
+    if (WebAssembly.validate(bytes)) compiled = new WebAssembly.Module(bytes);
   } catch {
-    kernel = null; // e.g. a Content-Security-Policy without 'wasm-unsafe-eval'
+    compiled = null; // e.g. a Content-Security-Policy without 'wasm-unsafe-eval'
   }
-  return kernel;
+  return compiled;
+}
+
+/** An instance over a fresh memory of at least `floats` float32 values, or null. */
+function instantiate(floats: number): { memory: WebAssembly.Memory; adam: AdamExport } | null {
+  const mod = wasmModule();
+  if (!mod) return null;
+  try {
+    const memory = new WebAssembly.Memory({ initial: Math.max(1, Math.ceil((4 * floats) / PAGE_BYTES)) });
+    const { exports } = new WebAssembly.Instance(mod, { env: { memory } });
+    return { memory, adam: exports['adam'] as AdamExport };
+  } catch {
+    return null; // out of memory or address space: the caller falls back
+  }
+}
+
+/** The instance that every array outside a module's memory passes through. */
+let scratch: Instance | null | undefined;
+
+function scratchInstance(): Instance | null {
+  if (scratch !== undefined) return scratch;
+  const made = instantiate(4 * CHUNK);
+  scratch = made && { mem: new Float32Array(made.memory.buffer), adam: made.adam, w: 0, g: CHUNK, m: 2 * CHUNK, v: 3 * CHUNK };
+  return scratch;
+}
+
+/** Moment arrays made by {@link createAdamMoments}, and the instance whose memory holds each. */
+const resident = new WeakMap<Float32Array, Instance>();
+
+const align4 = (n: number) => (n + 3) & ~3;
+
+/**
+ * Zero Adam moments m and v for `specs` that live in a memory of their own
+ * with an instance of the kernel, so a step copies only w and g through it
+ * (3 copies of each value instead of 7). Each array starts 16-aligned and is
+ * padded to 4 values, where the kernel's last lanes land. They are ordinary
+ * Float32Arrays otherwise (views with a byteOffset). Null where the module
+ * cannot run: the caller allocates plain arrays.
+ */
+export function createAdamMoments(specs: readonly TensorSpec[]): { m: NamedWeights; v: NamedWeights } | null {
+  const offsets: number[] = [];
+  let floats = 0;
+  for (let pass = 0; pass < 2; pass++) {
+    for (const s of specs) {
+      offsets.push(floats);
+      floats += align4(sizeOf(s.shape));
+    }
+  }
+  const made = instantiate(floats + 2 * CHUNK);
+  if (!made) return null;
+  const buffer = made.memory.buffer;
+  const inst: Instance = { mem: new Float32Array(buffer), adam: made.adam, w: floats, g: floats + CHUNK, m: -1, v: -1 };
+  const view = (i: number, s: TensorSpec) => {
+    const data = new Float32Array(buffer, 4 * offsets[i], sizeOf(s.shape));
+    resident.set(data, inst);
+    return { name: s.name, shape: [...s.shape], data };
+  };
+  return { m: specs.map((s, i) => view(i, s)), v: specs.map((s, i) => view(specs.length + i, s)) };
 }
 
 /** Which loop {@link adamTensor} runs in this engine. */
 export function adamKernelName(): 'wasm-simd' | 'js' {
-  return loadKernel() ? 'wasm-simd' : 'js';
+  return scratchInstance() ? 'wasm-simd' : 'js';
 }
 
 /**
@@ -105,20 +161,34 @@ export function adamKernelName(): 'wasm-simd' | 'js' {
  * @returns false (and changes nothing) where the module cannot run
  */
 export function adamTensorWasm(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, s: AdamScalars): boolean {
-  const k = loadKernel();
+  const home = resident.get(m);
+  if (home && resident.get(v) === home) {
+    // m and v stay where they are; w and g pass through the chunk buffers.
+    const { mem, adam } = home;
+    for (let off = 0; off < w.length; off += CHUNK) {
+      const end = Math.min(off + CHUNK, w.length);
+      const n = end - off;
+      mem.set(w.subarray(off, end), home.w);
+      mem.set(g.subarray(off, end), home.g);
+      adam(n, 4 * home.w, 4 * home.g, m.byteOffset + 4 * off, v.byteOffset + 4 * off, s.b1, s.b2, s.omb1, s.omb2, s.corr1, s.corr2, s.eps, s.negLr);
+      w.set(mem.subarray(home.w, home.w + n), off);
+    }
+    return true;
+  }
+  const k = scratchInstance();
   if (!k) return false;
   const { mem, adam } = k;
   for (let off = 0; off < w.length; off += CHUNK) {
     const end = Math.min(off + CHUNK, w.length);
     const n = end - off;
-    mem.set(w.subarray(off, end), W);
-    mem.set(g.subarray(off, end), G);
-    mem.set(m.subarray(off, end), M);
-    mem.set(v.subarray(off, end), V);
-    adam(n, 4 * W, 4 * G, 4 * M, 4 * V, s.b1, s.b2, s.omb1, s.omb2, s.corr1, s.corr2, s.eps, s.negLr);
-    w.set(mem.subarray(W, W + n), off);
-    m.set(mem.subarray(M, M + n), off);
-    v.set(mem.subarray(V, V + n), off);
+    mem.set(w.subarray(off, end), k.w);
+    mem.set(g.subarray(off, end), k.g);
+    mem.set(m.subarray(off, end), k.m);
+    mem.set(v.subarray(off, end), k.v);
+    adam(n, 4 * k.w, 4 * k.g, 4 * k.m, 4 * k.v, s.b1, s.b2, s.omb1, s.omb2, s.corr1, s.corr2, s.eps, s.negLr);
+    w.set(mem.subarray(k.w, k.w + n), off);
+    m.set(mem.subarray(k.m, k.m + n), off);
+    v.set(mem.subarray(k.v, k.v + n), off);
   }
   return true;
 }

@@ -12,11 +12,11 @@
 ;;   v ← v·β2 + (g·g)·(1−β2)
 ;;   w ← ((m / corr1) / (sqrt(v / corr2) + ε)) · (−lr) + w
 ;;
-;; $w, $g, $m, $v are byte offsets of 16-aligned arrays of $n float32 values.
-;; The loop runs to $n rounded up to 4; the caller leaves room for that and
-;; copies back only the first $n values.
+;; $w, $g, $m, $v are byte offsets of 16-aligned arrays of $n float32 values
+;; in the imported memory. The loop runs to $n rounded up to 4: the caller
+;; leaves room for that and never reads the values past $n.
 (module
-  (memory (export "memory") 4)
+  (import "env" "memory" (memory 1))
   (func (export "adam")
     (param $n i32) (param $w i32) (param $g i32) (param $m i32) (param $v i32)
     (param $b1 f32) (param $b2 f32) (param $omb1 f32) (param $omb2 f32)

@@ -8,7 +8,7 @@ import {
   type NamedWeights,
   type TensorSpec,
 } from '@duel/util';
-import { adamTensor, type AdamScalars } from './adam-kernel';
+import { adamTensor, createAdamMoments, type AdamScalars } from './adam-kernel';
 
 /**
  * Server-side Adam (Kingma & Ba, 2015) on NamedWeights, shared by the
@@ -78,9 +78,13 @@ export interface AdamState {
 /** Serialised Adam state: the same fields, copied (Float32Arrays are left to the store's codec). */
 export type AdamStateJSON = AdamState;
 
-/** Fresh state: t = 0, zero moments with the layout of `specs`. */
+/**
+ * Fresh state: t = 0, zero moments with the layout of `specs`, in the Adam
+ * kernel's own memory where it runs (adam-kernel.ts: fewer copies per step).
+ */
 export function createAdamState(specs: readonly TensorSpec[]): AdamState {
-  return { t: 0, accBeta1: 1, accBeta2: 1, m: zerosLike(specs), v: zerosLike(specs) };
+  const mv = createAdamMoments(specs);
+  return { t: 0, accBeta1: 1, accBeta2: 1, m: mv?.m ?? zerosLike(specs), v: mv?.v ?? zerosLike(specs) };
 }
 
 /** Deep copy of the state for a checkpoint; later steps do not change it. */
@@ -104,7 +108,11 @@ export function adamStateFromJSON(json: AdamStateJSON, specs: readonly TensorSpe
   }
   assertLayout(json.m, specs, 'adam m');
   assertLayout(json.v, specs, 'adam v');
-  return { t, accBeta1, accBeta2, m: cloneWeights(json.m), v: cloneWeights(json.v) };
+  const mv = createAdamMoments(specs);
+  if (!mv) return { t, accBeta1, accBeta2, m: cloneWeights(json.m), v: cloneWeights(json.v) };
+  json.m.forEach((x, k) => mv.m[k].data.set(x.data));
+  json.v.forEach((x, k) => mv.v[k].data.set(x.data));
+  return { t, accBeta1, accBeta2, m: mv.m, v: mv.v };
 }
 
 /** Throws BAD_ARGUMENT unless lr > 0, β1, β2 ∈ [0, 1) and ε > 0 (all finite). */
