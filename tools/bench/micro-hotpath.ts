@@ -62,6 +62,8 @@ const out = zerosLike(layout.G);
 time('weightedMean G, 1 update', () => weightedMean([gG], [64], out));
 const gG2 = randomWeights(layout.G, 4, 1e-3);
 time('weightedMean G, 2 updates', () => weightedMean([gG, gG2], [64, 64], out));
+const gG3 = randomWeights(layout.G, 5, 1e-3);
+time('weightedMean G, 3 updates', () => weightedMean([gG, gG2, gG3], [64, 64, 64], out));
 const frame = encodeFrame({
   t: 'result',
   taskId: 't-1',

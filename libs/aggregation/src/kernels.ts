@@ -43,15 +43,20 @@ export function weightedMean(updates: readonly NamedWeights[], weights: readonly
   return res;
 }
 
-/** float64 running sums for {@link meanInto}, grown as needed and reused across calls (no allocation per call). */
-let acc = new Float64Array(0);
+/**
+ * Coordinates per block of {@link meanInto}: the block's float64 sums (16 KiB)
+ * stay in L1 while every update's slice is added, so each update is read
+ * once and no full-length float64 array goes through memory.
+ */
+const BLOCK = 2048;
+const acc = new Float64Array(BLOCK);
 
 /**
  * dst[i] = Σ_j norm[j]·src[j][i], summed in float64 in the order j = 0..n−1
  * and rounded to float32 once. Runs update by update over monomorphic
  * Float32Array loops (the per-coordinate inner loop over n arrays was 3× a
- * plain copy); the float64 accumulator keeps the sums, and so the bits,
- * identical to summing coordinate by coordinate.
+ * plain copy), block by block; the float64 accumulator keeps the sums, and so
+ * the bits, identical to summing coordinate by coordinate.
  */
 function meanInto(dst: Float32Array, src: readonly Float32Array[], norm: readonly number[]): void {
   const len = dst.length;
@@ -63,18 +68,25 @@ function meanInto(dst: Float32Array, src: readonly Float32Array[], norm: readonl
     for (let i = 0; i < len; i++) dst[i] = 0 + w * a[i];
     return;
   }
-  if (acc.length < len) acc = new Float64Array(len);
   const a0 = src[0];
   const w0 = norm[0];
-  for (let i = 0; i < len; i++) acc[i] = 0 + w0 * a0[i];
-  for (let j = 1; j < n - 1; j++) {
-    const a = src[j];
-    const w = norm[j];
-    for (let i = 0; i < len; i++) acc[i] += w * a[i];
-  }
   const last = src[n - 1];
   const wl = norm[n - 1];
-  for (let i = 0; i < len; i++) dst[i] = acc[i] + wl * last[i];
+  if (n === 2) {
+    // The same float64 sum, (0 + w0·a0) + wl·a1, without the accumulator.
+    for (let i = 0; i < len; i++) dst[i] = 0 + w0 * a0[i] + wl * last[i];
+    return;
+  }
+  for (let start = 0; start < len; start += BLOCK) {
+    const end = Math.min(len, start + BLOCK);
+    for (let i = start; i < end; i++) acc[i - start] = 0 + w0 * a0[i];
+    for (let j = 1; j < n - 1; j++) {
+      const a = src[j];
+      const w = norm[j];
+      for (let i = start; i < end; i++) acc[i - start] += w * a[i];
+    }
+    for (let i = start; i < end; i++) dst[i] = acc[i - start] + wl * last[i];
+  }
 }
 
 /** Sorts `a[0..n)` ascending; insertion sort, as n (the worker count) is small. */
