@@ -27,8 +27,9 @@ describe('duel train vs duel local (real processes, real WebSockets)', () => {
     expect(d.weightsDigest).toBe(local.json<Summary>().weightsDigest);
   }, 400_000);
 
-  it('2 workers reproduce the local trainer with 2 shards bit for bit', async () => {
-    const common = ['--dataset', 'ring8', '--steps', '12', '--seed', '7', '--batch', '64', '--k', '2', '--backend', 'wasm', '--json'];
+  it('2 workers reproduce the local trainer with 2 shards bit for bit (k = 2, top-k G steps)', async () => {
+    // --top-k sends each G task its share in the task frame (PROTOCOL.md, task.topK): the workers must apply it as duel local does.
+    const common = ['--dataset', 'ring8', '--steps', '12', '--seed', '7', '--batch', '64', '--k', '2', '--top-k', '0.5', '--backend', 'wasm', '--json'];
     const dist = await runDuel(['train', '--workers', '2', ...common]);
     expect(dist.code, dist.stderr.slice(-3000)).toBe(0);
     const local = await runDuel(['local', '--shards', '2', ...common]);

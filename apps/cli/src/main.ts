@@ -24,7 +24,7 @@ const usage = `duel: distributed GAN training over WebSockets
       G of the newest good checkpoint as a tfjs LayersModel (model.json + weights.bin)
 
 Run options (start, coordinator, train, local): --model mlp2d|mlp|dcgan --batch B --k K
-  --loss nonsaturating|minimax|hinge --lr-d --lr-g --lr-decay none|linear --lr-floor F --g-ema B --pack M --minibatch-std
+  --loss nonsaturating|minimax|hinge --lr-d --lr-g --lr-decay none|linear --lr-floor F --g-ema B --pack M --minibatch-std --top-k NU
   --latent-dim N, and for mlp2d: --hidden W --data-scale S
 Coordinator options (start, coordinator, train): --codec fp32|fp16|int8|topk[:ratio] (gradient codec asked of workers)
   --validate-volunteers[=TOL] (each volunteer shard computed by two volunteers, used only if they agree)

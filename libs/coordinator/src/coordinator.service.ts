@@ -317,6 +317,7 @@ export class CoordinatorService implements OnModuleInit, OnModuleDestroy {
             batchSize: task.batch,
             seed: task.seed,
             deadlineMs: task.deadlineMs,
+            ...(task.topK !== undefined ? { topK: task.topK } : {}),
           }),
         );
         return;

@@ -29,16 +29,14 @@ export function discriminatorLoss(realLogits: tf.Tensor, fakeLogits: tf.Tensor, 
  *   It saturates when D rejects fakes confidently, hence the default above.
  * - hinge: −E l.
  * @param fakeLogits [M, 1]
+ * @param mask optional [M, 1] of 0/1: the loss is the mean over the entries set
+ *   (top-k training); absent, over all M
  */
-export function generatorLoss(fakeLogits: tf.Tensor, loss: GanLoss): tf.Scalar {
-  switch (loss) {
-    case 'minimax':
-      return tf.neg(tf.mean(tf.softplus(fakeLogits))) as tf.Scalar;
-    case 'hinge':
-      return tf.neg(tf.mean(fakeLogits)) as tf.Scalar;
-    default:
-      return tf.mean(tf.softplus(tf.neg(fakeLogits)));
-  }
+export function generatorLoss(fakeLogits: tf.Tensor, loss: GanLoss, mask?: tf.Tensor): tf.Scalar {
+  const perSample =
+    loss === 'minimax' ? tf.neg(tf.softplus(fakeLogits)) : loss === 'hinge' ? tf.neg(fakeLogits) : tf.softplus(tf.neg(fakeLogits));
+  if (!mask) return tf.mean(perSample);
+  return tf.div(tf.sum(tf.mul(perSample, mask)), tf.sum(mask));
 }
 
 export const ganLosses: readonly GanLoss[] = ['nonsaturating', 'minimax', 'hinge'];

@@ -1,10 +1,11 @@
 import { describe, expect, it, beforeAll } from 'vitest';
 import { cloneWeights, Rng, type NamedWeights } from '@duel/util';
 import { tf } from './tf';
-import { GanModel } from './model';
+import { GanModel, latentBatch } from './model';
+import { packSamples } from './network';
 import { initWeights } from './init';
 import { mlp2dSpec } from './presets';
-import { discriminatorGradients, generatorGradients } from './steps';
+import { discriminatorGradients, generatorGradients, topKCount } from './steps';
 import type { GanLoss, GanSpec } from './spec';
 
 beforeAll(async () => {
@@ -186,5 +187,71 @@ describe('step functions', () => {
       expect(tf.memory().numTensors).toBe(before);
       m.dispose();
     }
+  });
+});
+
+describe('top-k generator step (Sinha et al. 2020)', () => {
+  /** ∂/∂θ_G of the mean non-saturating loss over the packs `keep` (indices into the batch's packs), computed here with tf.grads. */
+  function referenceGrads(m: GanModel, z: Float32Array, batch: number, pick: (logits: Float32Array) => number[]): Float32Array[] {
+    const { spec } = m;
+    return tf.tidy(() => {
+      const zt = tf.tensor2d(z, [batch, spec.latentDim]);
+      const logits = m.discriminate(packSamples(m.generate(zt), spec.pack)).dataSync() as Float32Array;
+      const chosen = pick(logits);
+      const weight = new Float32Array(logits.length);
+      for (const i of chosen) weight[i] = 1 / chosen.length;
+      const w = tf.tensor1d(weight);
+      const f = (...ps: tf.Tensor[]) => {
+        const l = tf.reshape(m.discriminate(packSamples(m.generate(zt, ps), spec.pack)), [-1]);
+        return tf.sum(tf.mul(tf.softplus(tf.neg(l)), w)) as tf.Scalar;
+      };
+      return tf.grads(f)(m.tensors('G') as tf.Tensor[]).map((g) => g.dataSync() as Float32Array);
+    });
+  }
+
+  const topIndices = (k: number) => (logits: Float32Array) =>
+    Array.from(logits, (v, i) => [v, i] as const)
+      .sort((a, b) => b[0] - a[0] || a[1] - b[1])
+      .slice(0, k)
+      .map(([, i]) => i);
+
+  it('descends only on the packs D scores highest', async () => {
+    const spec = mlp2dSpec({ hidden: 8, pack: 2 });
+    const m = model(spec, 5);
+    const batch = 32; // 16 packs; a share of 0.3 keeps ceil(4.8) = 5
+    const got = await generatorGradients(m, batch, 77, { topK: 0.3 });
+    const want = referenceGrads(m, latentBatch(batch, spec.latentDim, 77), batch, topIndices(5));
+    for (let t = 0; t < want.length; t++) {
+      for (let i = 0; i < want[t].length; i++) expect(got.grads[t].data[i]).toBeCloseTo(want[t][i], 6);
+    }
+    // It is not the full-batch gradient: the dropped packs mattered.
+    const all = await generatorGradients(m, batch, 77);
+    expect(all.grads[0].data).not.toEqual(got.grads[0].data);
+    // The stats still describe every fake: D(G(z)) is the full batch's mean either way.
+    expect(got.stats.dFake).toBeCloseTo(all.stats.dFake, 6);
+    expect(got.stats.samples).toBe(batch);
+    m.dispose();
+  });
+
+  it('is the plain step at share 1, keeps at least one pack, and refuses shares outside (0, 1]', async () => {
+    const spec = mlp2dSpec({ hidden: 8, pack: 2 });
+    const m = model(spec, 6);
+    const plain = await generatorGradients(m, 16, 3);
+    const one = await generatorGradients(m, 16, 3, { topK: 1 });
+    expect(one.grads.map((g) => Array.from(g.data))).toEqual(plain.grads.map((g) => Array.from(g.data)));
+    expect(topKCount(8, 1e-6)).toBe(1);
+    expect(topKCount(8, 0.5)).toBe(4);
+    expect(topKCount(8, 0.51)).toBe(5);
+    for (const bad of [0, -0.5, 1.5, Number.NaN]) await expect(generatorGradients(m, 16, 3, { topK: bad })).rejects.toThrow(/DUEL_ERR_BAD_ARGUMENT/);
+    m.dispose();
+  });
+
+  it('leaks no tensors across steps', async () => {
+    const m = model(mlp2dSpec({ hidden: 8, pack: 2 }), 7);
+    await generatorGradients(m, 16, 1, { topK: 0.5 });
+    const before = tf.memory().numTensors;
+    for (let i = 2; i < 6; i++) await generatorGradients(m, 16, i, { topK: 0.25 + i / 20 });
+    expect(tf.memory().numTensors).toBe(before);
+    m.dispose();
   });
 });

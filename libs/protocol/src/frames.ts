@@ -120,6 +120,12 @@ export interface TaskFrame {
   seed: number;
   /** Time budget in ms from receipt; after it the coordinator may reassign the task. */
   deadlineMs: number;
+  /**
+   * G tasks only, in (0, 1]: top-k training (Sinha et al. 2020), the share of
+   * the task's fake packs, those D scores highest, whose loss G descends on.
+   * Absent means 1 (every pack).
+   */
+  topK?: number;
 }
 
 export interface ResultStats {

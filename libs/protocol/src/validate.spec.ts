@@ -81,6 +81,7 @@ describe('validateFrame: schema', () => {
     ['task', 'step', -1, ErrorCodes.BAD_FRAME],
     ['task', 'sub', 1000, ErrorCodes.BAD_FRAME],
     ['task', 'taskId', '', ErrorCodes.BAD_FRAME],
+    ['task', 'topK', 0.5, ErrorCodes.BAD_FRAME], // the sample is a D task: only G tasks carry a top-k share
     ['result', 'stats.loss', NaN, ErrorCodes.NON_FINITE],
     ['result', 'stats.dFake', -Infinity, ErrorCodes.NON_FINITE],
     ['result', 'stats.loss', 'NaN', ErrorCodes.BAD_FRAME],
@@ -102,6 +103,13 @@ describe('validateFrame: schema', () => {
 
   it.each(cases)('%s.%s = %s → %s', (t, path, value, code) => {
     expect(codeOf(() => validateFrame(withField(sample(t), path, value), ctx))).toBe(code);
+  });
+
+  it('accepts a G task with a top-k share in (0, 1] and refuses one outside it', () => {
+    const g = { ...sample('task'), phase: 'G' } as Frame;
+    expect(validateFrame(withField(g, 'topK', 0.5), ctx)).toMatchObject({ phase: 'G', topK: 0.5 });
+    expect(validateFrame(withField(g, 'topK', 1), ctx)).toMatchObject({ topK: 1 });
+    for (const bad of [0, -0.1, 1.01, Number.NaN, '0.5']) expect(codeOf(() => validateFrame(withField(g, 'topK', bad), ctx))).toBe(ErrorCodes.BAD_FRAME);
   });
 
   it('accepts every sample frame and returns a fresh object', () => {

@@ -167,7 +167,7 @@ const VALIDATORS: { [T in FrameType]: (f: FieldReader, c: Ctx) => FrameMap[T] } 
   task: (f, c) => {
     const s = f.obj('shard');
     const count = s.int('count', 1, MAX_SHARDS);
-    return {
+    const frame: FrameMap['task'] = {
       t: 'task',
       taskId: id(f, 'taskId', c),
       phase: f.oneOf('phase', ['D', 'G'] as const),
@@ -179,6 +179,11 @@ const VALIDATORS: { [T in FrameType]: (f: FieldReader, c: Ctx) => FrameMap[T] } 
       seed: seed(f, 'seed'),
       deadlineMs: f.int('deadlineMs', 1, DAY_MS),
     };
+    if (f.has('topK')) {
+      if (frame.phase !== 'G') throw f.fail('topK', 'only a G task has a top-k share');
+      frame.topK = f.num('topK', Number.MIN_VALUE, 1);
+    }
+    return frame;
   },
   result: (f, c) => {
     const phase = f.oneOf('phase', ['D', 'G'] as const);

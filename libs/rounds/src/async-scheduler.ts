@@ -3,7 +3,7 @@ import { planTasks, taskSeed, type RunConfig } from '@duel/trainer';
 import { ErrorCodes } from '@duel/util';
 import { aggregateResults, roundMetrics } from './aggregate-round';
 import { ack, answerUnknown, applyUpdate, checkpointIfDue, resolve, sendTask } from './effects';
-import { nextPosition, pastEnd, sameVersions, taskIdOf, versionOf } from './schedule';
+import { nextPosition, pastEnd, sameVersions, taskIdOf, topKField, versionOf } from './schedule';
 import type { ResultReceivedEvent, RoundCommand, RoundState } from './types';
 
 /**
@@ -36,7 +36,7 @@ export function asyncDispatch(st: RoundState, out: RoundCommand[]): void {
     const [spec] = planTasks(cfg.run as RunConfig, cursor.phase, cursor.step, cursor.sub, 1);
     if (spec.batch > w.maxBatch) continue;
     const taskId = taskIdOf(cursor, 0, 0);
-    const task = { ...spec, taskId, seed: taskSeed(cfg.run.seed, spec), versions: { ...st.versions }, deadlineMs: cfg.taskTimeoutMs };
+    const task = { ...spec, taskId, seed: taskSeed(cfg.run.seed, spec), versions: { ...st.versions }, deadlineMs: cfg.taskTimeoutMs, ...topKField(cfg.run, spec) };
     st.async.outstanding.set(taskId, { taskId, workerId: w.id, kind: w.kind, task, deadline: st.now + cfg.taskTimeoutMs, expired: false });
     sendTask(out, w, task);
     st.async.cursor = nextPosition(cursor, cfg.run.k);

@@ -1,4 +1,5 @@
-import type { Phase, RoundPosition, Versions } from './types';
+import { topKShare } from '@duel/trainer';
+import type { Phase, RoundPosition, RoundRunFields, Versions } from './types';
 
 /**
  * The update schedule of Goodfellow et al. (2014), Algorithm 1, shared with
@@ -34,4 +35,14 @@ export function sameVersions(a: Versions, b: Versions): boolean {
  */
 export function taskIdOf(pos: RoundPosition, shard: number, attempt: number): string {
   return `${pos.step}.${pos.phase}${pos.sub}.${shard}.${attempt}`;
+}
+
+/**
+ * The `topK` field of a G task in a top-k run (the share of fake packs G
+ * descends on at that step), or nothing: D tasks and runs without top-k
+ * send no field, so their task frames are as before.
+ */
+export function topKField(run: RoundRunFields, pos: Pick<RoundPosition, 'phase' | 'step'>): { topK?: number } {
+  const share = pos.phase === 'G' ? topKShare(run, pos.step) : 1;
+  return share < 1 ? { topK: share } : {};
 }

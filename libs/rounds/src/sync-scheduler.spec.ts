@@ -3,6 +3,7 @@ import { planTasks, taskSeed, type RunConfig } from '@duel/trainer';
 import { ErrorCodes } from '@duel/util';
 import { RoundErrorCodes } from './codes';
 import { config, Driver, only, RUN, SpyStrategy } from './test-harness';
+import type { RoundTask } from './types';
 
 const run = RUN as RunConfig;
 
@@ -276,6 +277,38 @@ describe('sync rounds: faults', () => {
     expect(node.calls[0].results.map((r) => r.workerId)).toEqual(['1.D0.0.0', '1.D0.2.0']);
     expect(volunteer.calls[0].results.map((r) => r.workerId)).toEqual(['1.D0.1.0']);
     expect(only(close, 'ApplyUpdate')[0].contributors).toEqual(['n1', 'v1', 'n2']);
+  });
+});
+
+describe('rounds: top-k share on G tasks', () => {
+  it('G tasks of a top-k run carry topKShare for their step; D tasks and plain runs carry none', () => {
+    const d = new Driver(config({ shards: 1, run: { ...RUN, k: 1, steps: 4, topK: 0.5 } }));
+    d.join('w1');
+    const seen: RoundTask[] = [];
+    for (let i = 0; i < 8; i++) {
+      seen.push(d.lastTask('w1'));
+      d.answer('w1');
+    }
+    expect(seen.map((t) => [t.phase, t.step, t.topK])).toEqual([
+      ['D', 1, undefined], ['G', 1, undefined], ['D', 2, undefined], ['G', 2, 0.75],
+      ['D', 3, undefined], ['G', 3, 0.5], ['D', 4, undefined], ['G', 4, 0.5],
+    ]);
+    const plain = new Driver(config({ shards: 1, run: { ...RUN, k: 1, steps: 1 } }));
+    plain.join('w1');
+    plain.answer('w1');
+    expect(plain.lastTask('w1')).toMatchObject({ phase: 'G' });
+    expect('topK' in plain.lastTask('w1')).toBe(false);
+  });
+
+  it('async tasks carry it too', () => {
+    const d = new Driver(config({ mode: 'async', run: { ...RUN, k: 1, steps: 2, topK: 0.25 } }));
+    d.join('w1');
+    const seen: RoundTask[] = [];
+    for (let i = 0; i < 4; i++) {
+      seen.push(d.lastTask('w1'));
+      d.answer('w1');
+    }
+    expect(seen.map((t) => [t.phase, t.step, t.topK])).toEqual([['D', 1, undefined], ['G', 1, undefined], ['D', 2, undefined], ['G', 2, 0.25]]);
   });
 });
 

@@ -2,7 +2,7 @@ import { ErrorCodes } from '@duel/util';
 import { aggregateResults, roundMetrics, type ShardFailure } from './aggregate-round';
 import { RoundErrorCodes } from './codes';
 import { ack, answerUnknown, applyUpdate, checkpointIfDue, resolve, sendTask } from './effects';
-import { nextPosition, pastEnd, sameVersions, taskIdOf } from './schedule';
+import { nextPosition, pastEnd, sameVersions, taskIdOf, topKField } from './schedule';
 import { answered, openRound, quorumNeeded, requeueIfOrphaned, shardCount } from './sync-round';
 import type { Attempt, ResultReceivedEvent, RoundCommand, RoundState, SyncRound, WorkerRecord } from './types';
 import { acceptedOf, noteReplica, partnersOf, pickShard, refreshPending, shardWorkers, undecided, validating, voteResult } from './validated-shards';
@@ -41,7 +41,7 @@ export function syncDispatch(st: RoundState, out: RoundCommand[]): void {
 function sendAttempt(st: RoundState, out: RoundCommand[], round: SyncRound, w: WorkerRecord, shard: number): void {
   const s = round.shards[shard];
   const taskId = taskIdOf(round, shard, s.attempts++);
-  const task = { ...s.spec, taskId, seed: s.seed, versions: { ...st.versions }, deadlineMs: st.config.taskTimeoutMs };
+  const task = { ...s.spec, taskId, seed: s.seed, versions: { ...st.versions }, deadlineMs: st.config.taskTimeoutMs, ...topKField(st.config.run, s.spec) };
   round.attempts.set(taskId, { taskId, workerId: w.id, kind: w.kind, task, deadline: st.now + st.config.taskTimeoutMs, expired: false });
   sendTask(out, w, task);
 }

@@ -21,7 +21,7 @@ export interface StartPosition extends RoundPosition {
 export type StrategyConfig = AggregationStrategy | { node: AggregationStrategy; volunteer: AggregationStrategy };
 
 /** The RunConfig fields the round machine reads. */
-export type RoundRunFields = Pick<RunConfig, 'seed' | 'steps' | 'k' | 'batchSize' | 'pack'>;
+export type RoundRunFields = Pick<RunConfig, 'seed' | 'steps' | 'k' | 'batchSize' | 'pack'> & Partial<Pick<RunConfig, 'topK'>>;
 
 /** How the coordinator runs rounds. */
 export interface RoundConfig {
@@ -186,6 +186,8 @@ export interface RoundTask extends TaskSpec {
   versions: Versions;
   /** Time budget from receipt (= taskTimeoutMs). */
   deadlineMs: number;
+  /** G tasks of a top-k run only: topKShare(run, step), the share of fake packs G descends on. */
+  topK?: number;
 }
 
 export interface SendTaskCommand {

@@ -2,7 +2,7 @@ import { createShardSampler, type Dataset, type ShardSampler } from '@duel/datas
 import { GanModel, type GradientResult, type Net } from '@duel/gan';
 import { createStrategyFromSpec, type AggregationStrategy } from '@duel/aggregation';
 import { DuelError, ErrorCodes, type NamedWeights } from '@duel/util';
-import { ganSpecFor, type RunConfig } from './run-config';
+import { ganSpecFor, topKShare, type RunConfig } from './run-config';
 import { executeTask, planTasks } from './task';
 import { applyGradients, initTrainingState, samplingWeights, type TrainingState } from './training-state';
 
@@ -86,7 +86,8 @@ export class LocalTrainer {
     this.model.setWeights('D', weights.D);
     const tasks = planTasks(this.cfg, net, step, sub, this.numShards);
     const results: GradientResult[] = [];
-    for (const task of tasks) results.push(await executeTask(this.model, this.cfg, task, this.samplers[task.shard]));
+    const topK = net === 'G' ? topKShare(this.cfg, step) : 1;
+    for (const task of tasks) results.push(await executeTask(this.model, this.cfg, task, this.samplers[task.shard], undefined, topK));
     const outcome = this.strategy.aggregate(
       results.map((r, i) => ({ workerId: `shard-${i}`, grads: r.grads, samples: tasks[i].batch })),
       [],

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DuelError } from '@duel/util';
-import { ganSpecFor, resolveRunConfig, type RunConfig } from './run-config';
+import { ganSpecFor, resolveRunConfig, topKShare, type RunConfig } from './run-config';
 
 const codeOf = (f: () => unknown): { code: string; field: unknown } => {
   try {
@@ -32,6 +32,7 @@ describe('run config: model-shape fields', () => {
       gEma: 0.995,
       pack: 2,
       minibatchStd: false,
+      topK: 1,
       hidden: 128,
     });
     const spec = ganSpecFor(resolveRunConfig({ dataset: 'ring8' }));
@@ -69,6 +70,9 @@ describe('run config: model-shape fields', () => {
       [{ dataScale: Number.NaN }, 'dataScale'],
       [{ lrFloor: 1.5 }, 'lrFloor'],
       [{ lrFloor: -0.1 }, 'lrFloor'],
+      [{ topK: 0 }, 'topK'],
+      [{ topK: 1.5 }, 'topK'],
+      [{ topK: Number.NaN }, 'topK'],
     ];
     for (const [over, field] of cases) {
       const input = { dataset: 'grid25', ...over };
@@ -85,5 +89,20 @@ describe('run config: model-shape fields', () => {
     expect(ganSpecFor(mlp).name).toBe('mlp');
     expect(codeOf(() => resolveRunConfig({ dataset: 'mnist', hidden: 64 }))).toEqual({ code: 'DUEL_ERR_BAD_ARGUMENT', field: 'hidden' });
     expect(codeOf(() => resolveRunConfig({ dataset: 'ring8', model: 'dcgan', dataScale: 2 }))).toEqual({ code: 'DUEL_ERR_BAD_ARGUMENT', field: 'dataScale' });
+  });
+});
+
+describe('run config: top-k share schedule (Sinha et al. 2020)', () => {
+  it('anneals linearly from 1 at step 1 to topK at half the run, then holds', () => {
+    const cfg = { topK: 0.5, steps: 1000 };
+    expect(topKShare(cfg, 1)).toBe(1);
+    expect(topKShare(cfg, 251)).toBeCloseTo(0.75, 12);
+    expect(topKShare(cfg, 501)).toBe(0.5);
+    expect(topKShare(cfg, 1000)).toBe(0.5);
+  });
+
+  it('is 1 throughout when off, or when absent from an older saved config', () => {
+    expect(topKShare({ topK: 1, steps: 10 }, 7)).toBe(1);
+    expect(topKShare({ steps: 10 }, 7)).toBe(1);
   });
 });

@@ -33,6 +33,12 @@ export interface RunConfig {
   pack: number;
   /** Minibatch-std feature in D (Karras et al. 2018). */
   minibatchStd: boolean;
+  /**
+   * Top-k training (Sinha et al. 2020): G descends only on the share of its
+   * fake packs that D scores as most real. The share anneals linearly from 1
+   * at the first step to `topK` at half the run and stays there; 1 disables it.
+   */
+  topK: number;
   /** Hidden width (mlp2d only; its default 128 when absent). */
   hidden?: number;
   /** Latent dimension of G's input (absent: the model's own, 2 for mlp2d, 100 for mlp/dcgan). */
@@ -61,6 +67,7 @@ const TWO_D: Defaults = {
   gEma: 0.995,
   pack: 2,
   minibatchStd: false,
+  topK: 1,
   hidden: 128,
 };
 
@@ -79,6 +86,7 @@ const IMAGES: Defaults = {
   gEma: 0,
   pack: 1,
   minibatchStd: false,
+  topK: 1,
 };
 
 /**
@@ -131,6 +139,7 @@ export function resolveRunConfig(partial: Partial<RunConfig> & { dataset: string
   inRange('beta2', 0, 1);
   inRange('gEma', 0, 1);
   inRange('lrFloor', 0, 1, false);
+  if (!(typeof cfg.topK === 'number' && cfg.topK > 0 && cfg.topK <= 1)) bad('topK', `must be in (0, 1], got ${String(cfg.topK)}`);
   if (cfg.batchSize % cfg.pack !== 0) bad('batchSize', `must be a multiple of pack=${cfg.pack}`);
   if (cfg.latentDim !== undefined) int('latentDim', 1);
   if (cfg.hidden !== undefined) int('hidden', 1);
@@ -148,6 +157,14 @@ export function resolveRunConfig(partial: Partial<RunConfig> & { dataset: string
 export function ganSpecFor(cfg: RunConfig): GanSpec {
   const { pack, minibatchStd, hidden, latentDim, dataScale } = cfg;
   return resolveModel(cfg.model, { pack, minibatchStd, hidden, latentDim, dataScale });
+}
+
+/** Share of G's fake packs that top-k training keeps at 1-based `step` (1 = all). */
+export function topKShare(cfg: Pick<RunConfig, 'steps'> & { topK?: number }, step: number): number {
+  // Absent (a run config saved before the option existed) means off.
+  if (cfg.topK === undefined || !(cfg.topK < 1)) return 1;
+  const t = Math.min(1, Math.max(0, (step - 1) / (cfg.steps / 2)));
+  return 1 - (1 - cfg.topK) * t;
 }
 
 /** Learning-rate multiplier at 1-based `step`. */

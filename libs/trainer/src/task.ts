@@ -57,6 +57,7 @@ export function planTasks(cfg: RunConfig, phase: Net, step: number, sub: number,
  * @param cfg only seed, k and loss are read
  * @param sampler this task's shard sampler (D tasks only; ignored for G)
  * @param seed the task's z seed; a worker passes the one its task frame carries
+ * @param topK G tasks only: the top-k share of fake packs G descends on (1 = all)
  */
 export async function executeTask(
   model: GanModel,
@@ -64,8 +65,9 @@ export async function executeTask(
   task: TaskSpec,
   sampler: ShardSampler | null,
   seed: number = taskSeed(cfg.seed, task),
+  topK = 1,
 ): Promise<GradientResult> {
-  if (task.phase === 'G') return generatorGradients(model, task.batch, seed, { loss: cfg.loss });
+  if (task.phase === 'G') return generatorGradients(model, task.batch, seed, { loss: cfg.loss, topK });
   if (!sampler) throw new DuelError(ErrorCodes.BAD_ARGUMENT, 'a D task needs a data sampler');
   const real = sampler.batch(dCursor(cfg.k, task.step, task.sub), task.batch);
   return discriminatorGradients(model, real, seed, { loss: cfg.loss });

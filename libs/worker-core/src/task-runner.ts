@@ -125,7 +125,7 @@ export class TaskRunner {
       batch: task.batchSize,
     };
     const sampler = task.phase === 'D' ? this.sampler(task.shard.index, task.shard.count) : null;
-    const { grads, stats } = await executeTask(model, { seed: run.seed, k: run.k, loss: run.loss as GanLoss }, spec, sampler, task.seed);
+    const { grads, stats } = await executeTask(model, { seed: run.seed, k: run.k, loss: run.loss as GanLoss }, spec, sampler, task.seed, task.topK ?? 1);
     return { grads, loss: stats.loss, dReal: stats.dReal, dFake: stats.dFake, samples: stats.samples };
   }
 
