@@ -35,6 +35,8 @@ const STAGES: [string, (f: CallFrame) => boolean][] = [
   // applyGradients is the optimizer's caller; V8 inlines adamStep into it, so its samples are Adam's.
   ['Adam (server optimizer)', (f) => /aggregation\/src\/adam|trainer\/src\/training-state/.test(f.url)],
   ['aggregation (strategy, kernels)', (f) => /aggregation\/src/.test(f.url)],
+  // allFiniteRemembered: the decoder's one pass over every received value (the strategy trusts it).
+  ['finiteness check (util)', (f) => /util\/src\/named-weights/.test(f.url)],
   ['encode (weights broadcast, frames)', (f) => /protocol\/src/.test(f.url) && /encode|write|plan|copy|pack/i.test(f.functionName)],
   ['decode + validate', (f) => /protocol\/src|msgpackr/.test(f.url)],
   ['round machine', (f) => /rounds\/src/.test(f.url)],

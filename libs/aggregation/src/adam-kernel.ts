@@ -79,7 +79,7 @@ function base64Bytes(b64: string): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-/** Compiles the module on first use (295 bytes: synchronous compilation is allowed on a browser's main thread too). */
+/** Compiles the module on first use (under 300 bytes: synchronous compilation is allowed on a browser's main thread too). */
 function wasmModule(): WebAssembly.Module | null {
   if (compiled !== undefined) return compiled;
   compiled = null;
