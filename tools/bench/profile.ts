@@ -33,7 +33,8 @@ const STAGES: [string, (f: CallFrame) => boolean][] = [
   ['idle', (f) => f.functionName === '(idle)'],
   ['garbage collection', (f) => f.functionName === '(garbage collector)'],
   // applyGradients is the optimizer's caller; V8 inlines adamStep into it, so its samples are Adam's.
-  ['Adam (server optimizer)', (f) => /aggregation\/src\/adam|trainer\/src\/training-state/.test(f.url)],
+  // wasm://: the Adam kernel (adam-kernel.wat) is the only WebAssembly the coordinator runs.
+  ['Adam (server optimizer)', (f) => /aggregation\/src\/adam|trainer\/src\/training-state|^wasm:/.test(f.url)],
   ['aggregation (strategy, kernels)', (f) => /aggregation\/src/.test(f.url)],
   // allFiniteRemembered: the decoder's one pass over every received value (the strategy trusts it).
   ['finiteness check (util)', (f) => /util\/src\/named-weights/.test(f.url)],
