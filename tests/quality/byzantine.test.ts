@@ -31,7 +31,7 @@ async function attacked(strategy: string, attacks: string): Promise<Summary> {
   const { workers, attackers, seed } = BYZANTINE;
   const r = await runDuel(
     ['train', '--dataset', 'ring8', '--workers', String(workers), '--attackers', String(attackers), '--attack', attacks,
-      '--attack-z', BYZANTINE.alieZ.toFixed(3), '--strategy', strategy, '--steps', String(RING8_SHORT.steps), '--seed', String(seed), '--json'],
+      '--attack-z', BYZANTINE.alieZ.toFixed(3), '--strategy', strategy, '--steps', String(RING8_SHORT.steps), '--seed', String(seed), ...RING8_SHORT.args, '--json'],
     // About 10 minutes for two such trainings at once on 2 idle cores (9.5 CPU-minutes each, measured).
     { timeoutMs: 2_400_000, env: { DUEL_ALLOW_ATTACKS: '1' } },
   );

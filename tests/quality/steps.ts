@@ -1,20 +1,30 @@
 /** Step counts of the quality runs; README.md states the same numbers. ring8 uses the run-config default. */
-export const RING8_STEPS = 8000;
+export const RING8_STEPS = 12000;
 export const GRID25_STEPS = 8000;
 export const MNIST_STEPS = 300;
-/** Per-seed ring8 HQ floor the CI guard asserts (target 0.97; measured 0.965–0.982 at 8000 steps). */
-export const RING8_HQ_GUARD = 0.95;
+/**
+ * Per-seed ring8 HQ floor the quality suite asserts: issue 2's bar. Measured
+ * 2026-12-02 with the defaults (4-D latent, 12000 steps): 0.981–0.986 on
+ * seeds 1–5 (README's quality table).
+ */
+export const RING8_HQ_GUARD = 0.97;
 
 /**
- * ring8's bar for runs that cannot afford 8000 steps in CI (codecs, Byzantine,
+ * ring8's bar for runs that cannot afford the full 12000 steps in CI (codecs, Byzantine,
  * chaos): at 2000 steps (the linear learning-rate decay spans the shorter
  * run), 8/8 modes and hq ≥ 0.62, which is where clean fp32 seed 1 stands at
  * step 1500. Measured at 2000 steps, seed 1: `duel local` 8/8, hq 0.745;
  * `duel local --shards 10 --strategy trimmed-mean:beta=0.3:screen=10` 8/8,
  * hq 0.740 (so the robust rule itself costs nothing). A run may lose at most a
  * quarter of its progress to what is tested.
+ *
+ * These runs keep the 2-D latent (`args`) that every measurement here was
+ * taken with: the ring8 default moved to a 4-D latent and 12000 steps on
+ * 2026-12-02 (better at 12000 steps, see run-config.ts), but a 4-D latent
+ * learns its modes later, and at 2000 steps it stood at hq 0.495 (seed 1),
+ * below this bar, where the 2-D latent stands at 0.745.
  */
-export const RING8_SHORT = { steps: 2000, modes: 8, hq: 0.62 } as const;
+export const RING8_SHORT = { steps: 2000, modes: 8, hq: 0.62, args: ['--latent-dim', '2'] } as const;
 
 /**
  * The Byzantine test (byzantine.test.ts): 10 real worker processes, 3 of them

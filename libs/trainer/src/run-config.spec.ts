@@ -19,7 +19,7 @@ describe('run config: model-shape fields', () => {
       dataset: 'ring8',
       seed: 1,
       model: 'mlp2d',
-      steps: 8000,
+      steps: 12000,
       k: 1,
       batchSize: 256,
       loss: 'nonsaturating',
@@ -34,9 +34,11 @@ describe('run config: model-shape fields', () => {
       minibatchStd: false,
       topK: 1,
       hidden: 128,
+      latentDim: 4,
     });
     const spec = ganSpecFor(resolveRunConfig({ dataset: 'ring8' }));
-    expect(spec.latentDim).toBe(2);
+    expect(spec.latentDim).toBe(4);
+    expect(spec.generator.input).toEqual([4]);
     expect([...spec.generator.layers, ...spec.discriminator.layers].some((l) => l.type === 'scale')).toBe(false);
   });
 
