@@ -41,10 +41,10 @@ describe.concurrent('ring8 (8 Gaussians, σ = 0.01)', () => {
 });
 
 /**
- * grid25 does not train to the bar yet: in this session's tuning runs the
- * mlp2d GAN covered 16–22 of 25 modes but put only ~2% of samples within 3σ
- * (see the closing note of issue 2). Opt in with DUEL_QUALITY_GRID25=1 while
- * working on it; it is not part of the CI quality target until it passes.
+ * grid25 does not train to the bar yet: with its defaults (ring8's recipe at
+ * unit scale, GRID25_STEPS = 12000) seed 1 reached 25/25 modes and hq 0.888
+ * (2026-12-02; README's quality section). Opt in with DUEL_QUALITY_GRID25=1
+ * while working on it; it is not part of the CI quality target until it passes.
  */
 describe.skipIf(!process.env.DUEL_QUALITY_GRID25).concurrent('grid25 (25 Gaussians, σ = 0.05)', () => {
   for (const seed of [1, 2]) {

@@ -45,6 +45,7 @@ describe('run config: model-shape fields', () => {
   it('gives grid25 nets that work at unit scale: D sees x / 4, G emits 4 ×', () => {
     const cfg = resolveRunConfig({ dataset: 'grid25' });
     expect(cfg.dataScale).toBe(4);
+    expect(cfg).toMatchObject({ latentDim: 4, steps: 12000 });
     const spec = ganSpecFor(cfg);
     expect(spec.discriminator.layers[0]).toEqual({ type: 'scale', factor: 0.25 });
     expect(spec.generator.layers.at(-1)).toEqual({ type: 'scale', factor: 4 });
@@ -88,6 +89,8 @@ describe('run config: model-shape fields', () => {
     const mlp = resolveRunConfig({ dataset: 'grid25', model: 'mlp' });
     expect(mlp.hidden).toBeUndefined();
     expect(mlp.dataScale).toBeUndefined();
+    expect(mlp.latentDim).toBeUndefined();
+    expect(ganSpecFor(resolveRunConfig({ dataset: 'ring8', model: 'mlp', latentDim: 8 })).latentDim).toBe(8);
     expect(ganSpecFor(mlp).name).toBe('mlp');
     expect(codeOf(() => resolveRunConfig({ dataset: 'mnist', hidden: 64 }))).toEqual({ code: 'DUEL_ERR_BAD_ARGUMENT', field: 'hidden' });
     expect(codeOf(() => resolveRunConfig({ dataset: 'ring8', model: 'dcgan', dataScale: 2 }))).toEqual({ code: 'DUEL_ERR_BAD_ARGUMENT', field: 'dataScale' });
