@@ -42,7 +42,9 @@ describe('graceful shutdown (SIGTERM) and automatic resume', () => {
     const second = duel('coordinator-2', args);
     const resumed = await until('resumed', 120_000, () => getJson<RecoveryStatus>(`${base}/api/recovery`));
     expect(resumed.resumedFrom?.checkpoint).toBe(final![1]);
-    expect(resumed.step).toBe(saved.ref.step);
+    expect(resumed.resumedFrom?.step).toBe(saved.ref.step);
+    // The worker may rejoin and finish a step before the first /api/recovery answer: the live step only moves on.
+    expect(resumed.step).toBeGreaterThanOrEqual(saved.ref.step);
     await until('run complete', 300_000, async () => (await getJson<Status>(`${base}/api/status`)).run.state === 'complete', 300);
     const status = await getJson<Status>(`${base}/api/status`);
     expect(status.run.versions).toEqual({ g: 30, d: 30 });
