@@ -98,11 +98,11 @@ export async function generatorGradients(
     const zt = tf.tensor2d(z, [batch, spec.latentDim]);
     // The top-k mask is a constant of the differentiated function: it comes from
     // a forward pass of its own, so no gradient has to flow through the selection.
-    const mask = keep < packs ? topKMask(model.discriminate(packSamples(model.generate(zt, gParams), spec.pack), dParams), keep) : null;
+    const mask = keep < packs ? topKMask(model.discriminate(packSamples(model.generate(zt, gParams), spec.pack), dParams), keep) : undefined;
     const f = (...ps: tf.Tensor[]) => {
       const lf = model.discriminate(packSamples(model.generate(zt, ps), spec.pack), dParams);
       kept.push(tf.keep(tf.mean(tf.sigmoid(lf))));
-      return generatorLoss(lf, loss, mask ?? undefined);
+      return generatorLoss(lf, loss, mask);
     };
     return tf.valueAndGrads(f)(gParams as tf.Tensor[]);
   });
