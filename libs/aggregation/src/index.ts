@@ -15,5 +15,6 @@ export * from './strategies/trimmed-mean.strategy';
 export * from './strategies/norm-clipped-mean.strategy';
 export * from './strategies/krum.strategy';
 export * from './strategies/norm-screen.strategy';
+export * from './strategies/history-screen.strategy';
 export * from './strategies/strategy-spec';
 export * from './strategies/screen-strategy';
