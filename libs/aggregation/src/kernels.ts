@@ -260,3 +260,11 @@ export function krumScores(dist: Float64Array, n: number, neighbours: number): F
   }
   return scores;
 }
+
+/** Median of the finite values; NaN when there are none. */
+export function medianOf(values: readonly number[]): number {
+  const v = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (v.length === 0) return Number.NaN;
+  const h = v.length >> 1;
+  return v.length % 2 === 1 ? v[h] : (v[h - 1] + v[h]) / 2;
+}

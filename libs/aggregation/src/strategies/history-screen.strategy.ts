@@ -1,4 +1,5 @@
 import { DuelError, ErrorCodes, type NamedWeights } from '@duel/util';
+import { medianOf } from '../kernels';
 import { screenUpdates, type AggregationStrategy, type ClientUpdate } from '../strategy';
 import { ScreenStrategy } from './screen-strategy';
 
@@ -65,14 +66,6 @@ export function driftRatio(ai: Float64Array, aj: Float64Array, s: number): numbe
     d += v * v;
   }
   return d / s;
-}
-
-/** Median of the finite values; NaN when there are none. */
-export function medianOf(values: readonly number[]): number {
-  const v = values.filter(Number.isFinite).sort((a, b) => a - b);
-  if (v.length === 0) return Number.NaN;
-  const h = v.length >> 1;
-  return v.length % 2 === 1 ? v[h] : (v[h - 1] + v[h]) / 2;
 }
 
 /**
@@ -150,8 +143,21 @@ class LayoutHistory {
   round = 0;
   readonly workers = new Map<string, Track>();
   readonly pairs = new Map<string, PairTrack>();
+  /** Per-round sketch buffers, reused so a round allocates nothing once the cohort's size has been seen. */
+  private readonly scratch: Float64Array[] = [];
+  readonly centre: Float64Array;
 
-  constructor(readonly sketch: CountSketch) {}
+  constructor(readonly sketch: CountSketch) {
+    this.centre = new Float64Array(sketch.length);
+  }
+
+  /** n zeroed sketch buffers. */
+  buffers(n: number): Float64Array[] {
+    while (this.scratch.length < n) this.scratch.push(new Float64Array(this.sketch.length));
+    const out = this.scratch.slice(0, n);
+    for (const b of out) b.fill(0);
+    return out;
+  }
 }
 
 const pairKey = (a: string, b: string) => (a < b ? `${a}\u0000${b}` : `${b}\u0000${a}`);
@@ -195,12 +201,9 @@ export class DriftTracker {
     const k = h.sketch.length;
     const m = updates.length;
 
-    const sk = updates.map((u) => {
-      const v = new Float64Array(k);
-      h.sketch.addTo(u.grads, v);
-      return v;
-    });
-    const centre = new Float64Array(k);
+    const sk = h.buffers(m);
+    updates.forEach((u, i) => h.sketch.addTo(u.grads, sk[i]));
+    const centre = h.centre.fill(0);
     for (const v of sk) for (let x = 0; x < k; x++) centre[x] += v[x] / m;
 
     const tracks = updates.map((u, i) => {
@@ -284,12 +287,11 @@ export class HistoryScreenStrategy extends ScreenStrategy {
     this.lastScores = {};
     if (accepted.length < 3) return why;
     const scores = this.tracker.observe(layoutKey(accepted[0].grads), accepted);
-    const index = new Map(results.map((u, i) => [u, i] as const));
     accepted.forEach((u, i) => {
       const s = scores[i];
       this.lastScores[u.workerId] = s;
       if (s > this.threshold) {
-        why[index.get(u)!] = `history: drift score ${s.toFixed(1)} above ${this.threshold} (its accumulated updates stray from the other workers')`;
+        why[results.indexOf(u)] = `history: drift score ${s.toFixed(1)} above ${this.threshold} (its accumulated updates stray from the other workers')`;
       }
     });
     return why;

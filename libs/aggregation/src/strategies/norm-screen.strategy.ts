@@ -1,5 +1,6 @@
 import { DuelError, ErrorCodes, allFinite, globalNorm, wasFoundFinite } from '@duel/util';
 import type { AggregationStrategy, ClientUpdate } from '../strategy';
+import { medianOf } from '../kernels';
 import { ScreenStrategy } from './screen-strategy';
 
 /**
@@ -9,10 +10,8 @@ import { ScreenStrategy } from './screen-strategy';
  * the strategy's own screening (NON_FINITE). Pure, for tests and reuse.
  */
 export function normOutliers(norms: readonly number[], ratio: number): boolean[] {
-  const finite = norms.filter(Number.isFinite).sort((a, b) => a - b);
-  if (finite.length < 3) return norms.map(() => false);
-  const h = finite.length >> 1;
-  const med = finite.length % 2 === 1 ? finite[h] : (finite[h - 1] + finite[h]) / 2;
+  if (norms.filter(Number.isFinite).length < 3) return norms.map(() => false);
+  const med = medianOf(norms);
   return norms.map((n) => Number.isFinite(n) && n > ratio * med);
 }
 
