@@ -1,5 +1,6 @@
 import { tf } from '../tf';
 import type { BackendRegistrar, ConcreteBackendName, DeviceDescribers } from './select-backend';
+import { registerWasmMatMulKernels } from './wasm-batch-matmul';
 import { registerWasmConvKernels } from './wasm-conv2d-backprop-filter';
 
 /**
@@ -61,6 +62,7 @@ async function registerWasm(paths: BrowserBackendOptions['wasmPaths']): Promise<
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   if (paths !== undefined) wasm.setWasmPaths(paths);
   registerWasmConvKernels();
+  registerWasmMatMulKernels();
   return true;
 }
 

@@ -13,4 +13,5 @@ export {
 export { BROWSER_AUTO_ORDER, browserDescribers, browserRegistrars, navigatorGpu, type BrowserBackendOptions } from './browser-registrars';
 export { verifyBackend } from './verify-backend';
 export { registerWasmConvKernels } from './wasm-conv2d-backprop-filter';
+export { registerWasmMatMulKernels } from './wasm-batch-matmul';
 export { GAN_BACKWARD_KERNELS, GAN_FORWARD_KERNELS, kernelCoverage, type KernelCoverage } from './kernel-coverage';

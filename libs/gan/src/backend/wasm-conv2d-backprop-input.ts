@@ -1,5 +1,5 @@
 import { tf } from '../tf';
-import { disposeInfos, runWasmKernel } from './wasm-kernel-utils';
+import { disposeInfos, runOriginal, runWasmKernel } from './wasm-kernel-utils';
 
 /**
  * A faster Conv2DBackpropInput (the input gradient of conv2d, and the forward
@@ -60,16 +60,6 @@ export function planPhaseAxis(p: number, s: number, pad: number, k: number, dyLe
 }
 
 let original: tf.KernelConfig | undefined;
-const originalSetUp = new WeakSet<object>();
-
-function runOriginal(config: tf.KernelConfig, args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap }, backend: tf.KernelBackend): tf.TensorInfo {
-  // Unregistered kernels miss tfjs's per-backend setup (the stock one binds its wasm function there).
-  if (!originalSetUp.has(backend)) {
-    config.setupFunc?.(backend);
-    originalSetUp.add(backend);
-  }
-  return config.kernelFunc({ ...args, backend }) as tf.TensorInfo;
-}
 
 function conv2DBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
   const backend = args.backend as tf.KernelBackend;

@@ -34,3 +34,20 @@ export function registerKernelOnce(config: tf.KernelConfig): boolean {
   tf.registerKernel(config);
   return true;
 }
+
+const setUp = new WeakMap<tf.KernelConfig, WeakSet<object>>();
+
+/**
+ * Runs a stock kernel that duel unregistered to put its own in its place. An
+ * unregistered kernel misses tfjs's per-backend setup, where the stock one
+ * binds its wasm function, so it runs that setup once per backend first.
+ */
+export function runOriginal(config: tf.KernelConfig, args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap }, backend: tf.KernelBackend): tf.TensorInfo {
+  let done = setUp.get(config);
+  if (!done) setUp.set(config, (done = new WeakSet()));
+  if (!done.has(backend)) {
+    config.setupFunc?.(backend);
+    done.add(backend);
+  }
+  return config.kernelFunc({ ...args, backend }) as tf.TensorInfo;
+}
