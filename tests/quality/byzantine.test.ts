@@ -9,7 +9,7 @@ import { BYZANTINE, RING8_SHORT } from './steps';
  *
  * The issue asks that the robust strategy (norm screen, then a 30%-trimmed
  * mean, Yin et al. 2018) meet the clean bar (RING8_SHORT: 8/8 modes, hq ≥ 0.62
- * at 2000 steps). It does not yet (measured hq 0.506 and 0.380; see BYZANTINE in
+ * at 2000 steps). It does not yet (measured hq 0.506, 0.380 and 0.364; see BYZANTINE in
  * steps.ts), so this asserts a regression guard below the bar, said so: the
  * robust run keeps 8/8 and hq ≥ BYZANTINE.guardHq, while the plain mean under
  * the same attacks falls below BYZANTINE.meanCeiling (measured 0.085–0.096).
@@ -32,7 +32,7 @@ async function attacked(strategy: string, attacks: string): Promise<Summary> {
   const r = await runDuel(
     ['train', '--dataset', 'ring8', '--workers', String(workers), '--attackers', String(attackers), '--attack', attacks,
       '--attack-z', BYZANTINE.alieZ.toFixed(3), '--strategy', strategy, '--steps', String(RING8_SHORT.steps), '--seed', String(seed), ...RING8_SHORT.args, '--json'],
-    // About 10 minutes for two such trainings at once on 2 idle cores (9.5 CPU-minutes each, measured).
+    // About 6 minutes for two such trainings at once on 2 idle cores (measured 2026-12-03; 10 before the wasm matmul change).
     { timeoutMs: 2_400_000, env: { DUEL_ALLOW_ATTACKS: '1' } },
   );
   expect(r.code, r.stderr.slice(-3000)).toBe(0);

@@ -37,6 +37,16 @@ export const RING8_SHORT = { steps: 2000, modes: 8, hq: 0.62, args: ['--latent-d
  *   plain mean 8/8, hq 0.096 and 0.085;
  * - with ALIE as well: robust 6 modes, hq 0.084; mean 7, hq 0.056.
  *
+ * Re-measured 2026-12-03 after the wasm matmul change (float sums reordered):
+ * robust 8/8, hq 0.364; mean 7 modes, hq 0.102 (`npm run test:quality`). With
+ * the history screen as well (`…:screen=10:history=6`): 8/8, hq 0.430 under
+ * the three loud attacks, 6 modes, hq 0.032 with ALIE. Its rejections there
+ * were only the norm screen's (×100 and noise, about 2/3 and 1/2 of each
+ * attacker's tasks); an attacker that switches attacks task by task flips or
+ * leans only on some of its rounds, too weak a bias per round for the drift
+ * score at λ = 0.99 (in a one-process simulation with every round flipped the
+ * attackers scored 6–10 against honest 0.9–2.9), so it is not the default.
+ *
  * The issue's bar is the clean bar (RING8_SHORT.hq = 0.62): NOT met. With
  * 25-sample shards each coordinate's honest spread is several times its
  * signal, so a sign flip hides inside a trimmed mean and shrinks the signal.
