@@ -25,8 +25,12 @@ const WORKERS = 2;
 const CODECS = ['fp32', 'fp16', 'int8', 'topk:0.1'];
 /** The quality bar of P6 (issue 8) and of the README's target: 8/8 modes and hq ≥ 0.97. */
 const HQ_TARGET = 0.97;
-/** What the codec quality test (tests/quality/codecs.test.ts) asserts, as the fp32 guard does. */
-export const HQ_GUARD = 0.95;
+/**
+ * The ring8 quality bar a codec must keep at the full schedule (issue 2's, as
+ * tests/quality/two-d.test.ts asserts for fp32). The codec test in the quality
+ * suite asserts the shorter 2000-step bar instead (tests/quality/steps.ts).
+ */
+export const HQ_GUARD = 0.97;
 
 interface Eval {
   step: number;
@@ -117,16 +121,21 @@ function frameBytes(specs: readonly TensorSpec[], phase: Phase, codec: CodecSpec
   return encodeFrame({ ...frame, grads: encodeTensors(grads, codec), ...(codec.name === 'fp32' ? {} : { codec: codec.name }) }).length;
 }
 
-/** Training steps per codec run; DUEL_BENCH_WIRE_STEPS=0 measures frame sizes only (no training, seconds). */
+/**
+ * Training steps per codec run: ring8's default schedule (12000), the one that
+ * reaches hq ≥ 0.97 at all (the learning rate decays over the whole run, so a
+ * shorter run does not). DUEL_BENCH_WIRE_STEPS overrides it; 0 measures frame
+ * sizes only (no training, seconds).
+ */
 function wireSteps(quick: boolean): number {
   const env = process.env.DUEL_BENCH_WIRE_STEPS;
-  return env !== undefined && env !== '' ? Number(env) : quick ? 300 : 2000;
+  return env !== undefined && env !== '' ? Number(env) : quick ? 300 : resolveRunConfig({ dataset: 'ring8' }).steps;
 }
 
 export async function wireFigures(m: Machine, quick: boolean): Promise<Section[]> {
   const steps = wireSteps(quick);
   if (!(steps > 0)) return [sizesOnlySection(m)];
-  const every = quick ? 100 : 250;
+  const every = quick ? 100 : 500;
   const cfg = qualityConfig(steps);
   const runs: CodecRun[] = [];
   for (const name of quick ? ['fp32', 'int8'] : CODECS) {
