@@ -45,7 +45,7 @@ describe('run config: model-shape fields', () => {
   it('gives grid25 nets that work at unit scale: D sees x / 4, G emits 4 ×', () => {
     const cfg = resolveRunConfig({ dataset: 'grid25' });
     expect(cfg.dataScale).toBe(4);
-    expect(cfg).toMatchObject({ latentDim: 4, steps: 12000 });
+    expect(cfg).toMatchObject({ latentDim: 4, steps: 24000 });
     const spec = ganSpecFor(cfg);
     expect(spec.discriminator.layers[0]).toEqual({ type: 'scale', factor: 0.25 });
     expect(spec.generator.layers.at(-1)).toEqual({ type: 'scale', factor: 4 });
