@@ -12,7 +12,7 @@ export const MNIST_STEPS = 300;
 export const RING8_HQ_GUARD = 0.97;
 
 /**
- * ring8's bar for runs that cannot afford the full 12000 steps in CI (codecs, Byzantine,
+ * ring8's bar for runs that cannot afford the full 12000 steps in CI (Byzantine,
  * chaos): at 2000 steps (the linear learning-rate decay spans the shorter
  * run), 8/8 modes and hq ≥ 0.62, which is where clean fp32 seed 1 stands at
  * step 1500. Measured at 2000 steps, seed 1: `duel local` 8/8, hq 0.745;
