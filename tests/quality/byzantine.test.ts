@@ -9,7 +9,7 @@ import { BYZANTINE, RING8_SHORT } from './steps';
  *
  * The issue asks that the robust strategy (norm screen, then a 30%-trimmed
  * mean, Yin et al. 2018) meet the clean bar (RING8_SHORT: 8/8 modes, hq ≥ 0.62
- * at 2000 steps). It does not yet (measured hq 0.506, 0.380 and 0.364; see BYZANTINE in
+ * at 2000 steps). It does not yet (measured hq 0.506, 0.380, 0.364 and 0.508; see BYZANTINE in
  * steps.ts), so this asserts a regression guard below the bar, said so: the
  * robust run keeps 8/8 and hq ≥ BYZANTINE.guardHq, while the plain mean under
  * the same attacks falls below BYZANTINE.meanCeiling (measured 0.085–0.096).

@@ -39,7 +39,8 @@ export const RING8_SHORT = { steps: 2000, modes: 8, hq: 0.62, args: ['--latent-d
  * - with ALIE as well: robust 6 modes, hq 0.084; mean 7, hq 0.056.
  *
  * Re-measured 2026-12-03 after the wasm matmul change (float sums reordered):
- * robust 8/8, hq 0.364; mean 7 modes, hq 0.102 (`npm run test:quality`). With
+ * robust 8/8, hq 0.364 and 0.508; mean 7 modes, hq 0.102 and 0.073 (two
+ * `npm run test:quality` runs). With
  * the history screen as well (`…:screen=10:history=6`): 8/8, hq 0.430 under
  * the three loud attacks, 6 modes, hq 0.032 with ALIE. Its rejections there
  * were only the norm screen's (×100 and noise, about 2/3 and 1/2 of each
