@@ -2,6 +2,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { Rng } from '@duel/util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../tf';
+import { relErr } from './kernel-fixtures';
 import { registerWasmMatMulKernels } from './wasm-batch-matmul';
 
 const rng = new Rng(11);
@@ -23,16 +24,6 @@ async function onBoth(f: () => tf.Tensor): Promise<{ cpu: Float32Array; wasm: Fl
   const shape = out.shape;
   out.dispose();
   return { cpu, wasm, shape };
-}
-
-function maxRelErr(a: Float32Array, ref: Float32Array): number {
-  let err = 0;
-  let mag = 1;
-  for (let i = 0; i < ref.length; i++) {
-    err = Math.max(err, Math.abs(a[i] - ref[i]));
-    mag = Math.max(mag, Math.abs(ref[i]));
-  }
-  return err / mag;
 }
 
 describe('wasm matmul with transposed operands (XNNPACK after an explicit transpose)', () => {
@@ -68,7 +59,7 @@ describe('wasm matmul with transposed operands (XNNPACK after an explicit transp
       const { cpu, wasm, shape } = await onBoth(() => tf.matMul(tf.tensor(a.data, a.shape), tf.tensor(b.data, b.shape), ta, tb));
       expect(wasm.length).toBe(cpu.length);
       expect(shape.at(-2)).toBe(ta ? as.at(-1) : as.at(-2));
-      expect(maxRelErr(wasm, cpu)).toBeLessThan(1e-5);
+      expect(relErr(wasm, cpu)).toBeLessThan(1e-5);
     });
   }
 
@@ -79,7 +70,7 @@ describe('wasm matmul with transposed operands (XNNPACK after an explicit transp
     const { cpu, wasm } = await onBoth(() =>
       tf.fused.matMul({ a: tf.tensor(a.data, a.shape) as tf.Tensor2D, b: tf.tensor(b.data, b.shape) as tf.Tensor2D, transposeB: true, bias: tf.tensor(bias.data), activation: 'relu' }),
     );
-    expect(maxRelErr(wasm, cpu)).toBeLessThan(1e-5);
+    expect(relErr(wasm, cpu)).toBeLessThan(1e-5);
   });
 
   it('gradients through a dense layer match the cpu backend, and leave no tensor or buffer behind', async () => {
@@ -92,7 +83,7 @@ describe('wasm matmul with transposed operands (XNNPACK after an explicit transp
         return tf.concat([tf.reshape(g[0], [-1]), tf.reshape(g[1], [-1])]);
       });
     const { cpu, wasm } = await onBoth(grads);
-    expect(maxRelErr(wasm, cpu)).toBeLessThan(1e-5);
+    expect(relErr(wasm, cpu)).toBeLessThan(1e-5);
 
     grads().dispose();
     const before = { tensors: tf.memory().numTensors, buffers: tf.backend().numDataIds() };

@@ -2,6 +2,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { Rng } from '@duel/util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../tf';
+import { relErr } from './kernel-fixtures';
 import { fitFilterGradPads, registerWasmConvKernels } from './wasm-conv2d-backprop-filter';
 
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
@@ -22,18 +23,6 @@ function randn(n: number): Float32Array {
   const a = new Float32Array(n);
   rng.fillNormal(a, 0, 1);
   return a;
-}
-
-/** max |a − b| relative to the reference's magnitude (at least 1). */
-function relErr(a: ArrayLike<number>, ref: ArrayLike<number>): number {
-  expect(a.length).toBe(ref.length);
-  let err = 0;
-  let mag = 1;
-  for (let i = 0; i < ref.length; i++) {
-    err = Math.max(err, Math.abs(a[i] - ref[i]));
-    mag = Math.max(mag, Math.abs(ref[i]));
-  }
-  return err / mag;
 }
 
 async function onBackend<T>(name: string, f: () => Promise<T>): Promise<T> {

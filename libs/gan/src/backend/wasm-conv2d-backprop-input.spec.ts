@@ -2,6 +2,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { Rng } from '@duel/util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../tf';
+import { relErr } from './kernel-fixtures';
 import { planPhaseAxis, registerWasmConv2DBackpropInput } from './wasm-conv2d-backprop-input';
 
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
@@ -23,17 +24,6 @@ function randn(n: number): Float32Array {
   rng.fillNormal(a, 0, 1);
   return a;
 }
-function relErr(a: ArrayLike<number>, ref: ArrayLike<number>): number {
-  expect(a.length).toBe(ref.length);
-  let err = 0;
-  let mag = 1;
-  for (let i = 0; i < ref.length; i++) {
-    err = Math.max(err, Math.abs(a[i] - ref[i]));
-    mag = Math.max(mag, Math.abs(ref[i]));
-  }
-  return err / mag;
-}
-
 function xShape(c: Case): [number, number, number, number] {
   return c.nchw ? [c.b, c.ci, c.h, c.w] : [c.b, c.h, c.w, c.ci];
 }
