@@ -68,7 +68,7 @@ describe('wasm matmul with transposed operands (XNNPACK after an explicit transp
     const b = randn([16, 24]);
     const bias = randn([16]);
     const { cpu, wasm } = await onBoth(() =>
-      tf.fused.matMul({ a: tf.tensor(a.data, a.shape) as tf.Tensor2D, b: tf.tensor(b.data, b.shape) as tf.Tensor2D, transposeB: true, bias: tf.tensor(bias.data), activation: 'relu' }),
+      tf.fused.matMul({ a: tf.tensor2d(a.data, [32, 24]), b: tf.tensor2d(b.data, [16, 24]), transposeB: true, bias: tf.tensor(bias.data), activation: 'relu' }),
     );
     expect(relErr(wasm, cpu)).toBeLessThan(1e-5);
   });
