@@ -4,21 +4,19 @@ import { BYZANTINE, RING8_SHORT } from './steps';
 
 /**
  * 30% Byzantine workers (3 of 10 real `duel worker` processes), each sending,
- * task by task, one of: the sign-flipped gradient, the gradient ×100, or the
- * gradient plus Gaussian noise of 100× its RMS.
+ * task by task, one of: the sign-flipped gradient, the gradient ×100, the
+ * gradient plus Gaussian noise of 100× its RMS, and (in the second run) ALIE
+ * ("a little is enough", Baruch et al. 2019: μ − zσ per coordinate, inside
+ * the honest spread).
  *
- * The issue asks that the robust strategy (norm screen, then a 30%-trimmed
- * mean, Yin et al. 2018) meet the clean bar (RING8_SHORT: 8/8 modes, hq ≥ 0.62
- * at 2000 steps). It does not yet (measured hq 0.506, 0.380, 0.364 and 0.508; see BYZANTINE in
- * steps.ts), so this asserts a regression guard below the bar, said so: the
- * robust run keeps 8/8 and hq ≥ BYZANTINE.guardHq, while the plain mean under
- * the same attacks falls below BYZANTINE.meanCeiling (measured 0.085–0.096).
- * Both are asserted, which shows the attack bites and the strategy helps.
- *
- * ALIE ("a little is enough", Baruch et al. 2019: μ − zσ per coordinate)
- * defeats the trimmed mean at this shard size (25 samples per worker, where
- * the honest spread per coordinate is several times the signal); its test is
- * opt-in (DUEL_QUALITY_ALIE=1) and fails today. See steps.ts (BYZANTINE).
+ * The issue's bar: with the robust strategy ring8 meets its clean bar
+ * (RING8_SHORT: 8/8 modes, hq ≥ 0.62 at 2000 steps), and with the plain mean
+ * it visibly fails; both are asserted. The robust strategy is the norm
+ * screen, a 30%-trimmed mean (Yin et al. 2018) and the screen's quarantine
+ * (strikes=3): the attackers are quarantined (and only they), and what they
+ * send between their loud updates (sign flips, ALIE) goes with them. See
+ * BYZANTINE in steps.ts for the measurements and for what this does not
+ * cover (an attacker that only ever sends ALIE).
  */
 interface Summary {
   quality: { modes: number; hq: number; reverseKL: number };
@@ -45,23 +43,26 @@ async function attacked(strategy: string, attacks: string): Promise<Summary> {
 
 const meetsBar = (q: Summary['quality']) => q.modes >= RING8_SHORT.modes && q.hq >= RING8_SHORT.hq;
 
-describe(`ring8 with ${BYZANTINE.attackers} of ${BYZANTINE.workers} workers Byzantine, ${RING8_SHORT.steps} steps`, () => {
-  it(`under ${BYZANTINE.attacks}: ${BYZANTINE.robust} keeps 8/8 and hq ≥ ${BYZANTINE.guardHq} (guard; the bar ${RING8_SHORT.hq} is open); the plain mean collapses`, async () => {
-    // Both trainings at once: on 2 cores that takes about as long as one after the other, under the same load.
-    const [robust, plain] = await Promise.all([attacked(BYZANTINE.robust, BYZANTINE.attacks), attacked('mean', BYZANTINE.attacks)]);
-    expect(robust.quality.modes, JSON.stringify(robust.quality)).toBe(RING8_SHORT.modes);
-    expect(robust.quality.hq, JSON.stringify(robust.quality)).toBeGreaterThanOrEqual(BYZANTINE.guardHq);
-    // The screen caught the loud attacks, and the ledger counts them against their workers.
-    const outliers = robust.workerStats.reduce((n, w) => n + (w.rejectedByCode['DUEL_ERR_OUTLIER'] ?? 0), 0);
-    expect(outliers).toBeGreaterThan(0);
+/** Workers with at least one rejection of `code`. */
+const flagged = (s: Summary, code: string) => s.workerStats.filter((w) => (w.rejectedByCode[code] ?? 0) > 0);
 
-    // Visibly fails: far below the bar and below the robust run's guard.
+describe(`ring8 with ${BYZANTINE.attackers} of ${BYZANTINE.workers} workers Byzantine, ${RING8_SHORT.steps} steps`, () => {
+  it(`${BYZANTINE.robust} meets the clean bar under ${BYZANTINE.attacks} and under ${BYZANTINE.allAttacks}; the plain mean collapses`, async () => {
+    // The three trainings at once: on 2 cores about as long as one after the other, under the same load.
+    const [loud, withAlie, plain] = await Promise.all([
+      attacked(BYZANTINE.robust, BYZANTINE.attacks),
+      attacked(BYZANTINE.robust, BYZANTINE.allAttacks),
+      attacked('mean', BYZANTINE.attacks),
+    ]);
+    for (const robust of [loud, withAlie]) {
+      expect(meetsBar(robust.quality), JSON.stringify(robust.quality)).toBe(true);
+      // The screen caught loud updates, and exactly the attackers ended in quarantine.
+      const stats = JSON.stringify(robust.workerStats.map((w) => [w.id, w.rejectedByCode]));
+      expect(flagged(robust, 'DUEL_ERR_QUARANTINED'), stats).toHaveLength(BYZANTINE.attackers);
+      expect(flagged(robust, 'DUEL_ERR_OUTLIER'), stats).toHaveLength(BYZANTINE.attackers);
+    }
+    // Visibly fails: far below the bar.
     expect(meetsBar(plain.quality), JSON.stringify(plain.quality)).toBe(false);
     expect(plain.quality.hq, JSON.stringify(plain.quality)).toBeLessThan(BYZANTINE.meanCeiling);
-  }, 2_700_000);
-
-  it.skipIf(!process.env.DUEL_QUALITY_ALIE)(`under ${BYZANTINE.allAttacks} (with ALIE): ${BYZANTINE.robust} meets the clean bar`, async () => {
-    const robust = await attacked(BYZANTINE.robust, BYZANTINE.allAttacks);
-    expect(meetsBar(robust.quality), JSON.stringify(robust.quality)).toBe(true);
   }, 2_700_000);
 });

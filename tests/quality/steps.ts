@@ -31,43 +31,40 @@ export const RING8_SHORT = { steps: 2000, modes: 8, hq: 0.62, args: ['--latent-d
 /**
  * The Byzantine test (byzantine.test.ts): 10 real worker processes, 3 of them
  * attackers (30%), at RING8_SHORT's step count, seed 1. ALIE's z is
- * z_max(n = 10, f = 3) of Baruch et al. 2019. Measured 2026-11-23, 2000 steps:
+ * z_max(n = 10, f = 3) of Baruch et al. 2019. Each attacker picks its attack
+ * task by task from the list.
  *
- * - sign flip, ×100, noise: robust 8/8, hq 0.506 and 0.380 (two runs; which
- *   worker draws which attack varies with timing; the clean run: 0.740);
- *   plain mean 8/8, hq 0.096 and 0.085;
- * - with ALIE as well: robust 6 modes, hq 0.084; mean 7, hq 0.056.
+ * The robust rule: norm screen (10× the round's median), a 30%-trimmed mean
+ * (Yin et al. 2018), and the screen's quarantine (`strikes=3`): a worker whose
+ * updates failed the screen 3 times has every later update refused
+ * (DUEL_ERR_QUARANTINED). Measured 2026-12-03, 2000 steps, seed 1:
  *
- * Re-measured 2026-12-03 after the wasm matmul change (float sums reordered):
- * robust 8/8, hq 0.364 and 0.508; mean 7 modes, hq 0.102 and 0.073 (two
- * `npm run test:quality` runs). With
- * the history screen as well (`…:screen=10:history=6`): 8/8, hq 0.430 under
- * the three loud attacks, 6 modes, hq 0.032 with ALIE. Its rejections there
- * were only the norm screen's (×100 and noise, about 2/3 and 1/2 of each
- * attacker's tasks); an attacker that switches attacks task by task flips or
- * leans only on some of its rounds, too weak a bias per round for the drift
- * score at λ = 0.99 (in a one-process simulation with every round flipped the
- * attackers scored 6–10 against honest 0.9–2.9), so it is not the default.
+ * - in one process (`duel local --shards 10 --attackers 3`, same attacks,
+ *   same rules): with quarantine 8/8, hq 0.688 (signflip, ×100, noise) and
+ *   0.698 (with ALIE as well); without it 0.585; plain mean 7 modes, 0.046;
+ *   no attack, trimmed mean 0.740.
+ * - distributed, without quarantine: hq 0.506, 0.380, 0.364, 0.508, 0.610
+ *   (which worker draws which attack varies with timing); with ALIE 6 modes,
+ *   hq 0.084. Plain mean 0.073–0.102.
  *
- * The issue's bar is the clean bar (RING8_SHORT.hq = 0.62): NOT met. With
- * 25-sample shards each coordinate's honest spread is several times its
- * signal, so a sign flip hides inside a trimmed mean and shrinks the signal.
- * Tried and dropped: a cosine screen against the leave-one-out median
- * (FLTrust-style) rejected 26% of honest updates and ended at hq 0.073; worker
- * momentum (El Mhamdi et al. 2021) broke clean GAN training (0 modes at step
- * 500). Until a defence reaches the bar, CI guards what holds, a regression
- * guard set below the measurement and said so: the robust run keeps 8/8 and
- * hq ≥ GUARD_HQ while the plain mean stays below MEAN_CEILING. The ALIE run is
- * opt-in (DUEL_QUALITY_ALIE=1) and asserts the clean bar; it fails today.
+ * Why quarantine is what works here: with 25-sample shards each coordinate's
+ * honest spread is several times its signal, so a sign flip or ALIE inside a
+ * trimmed mean cannot be told from noise in any one round and shrinks the
+ * signal. An attacker that is loud even 3 times has given itself away, and
+ * its quiet rounds go with it. What it does NOT cover: an attacker that only
+ * ever sends ALIE never trips the screen and is left to the trimmed mean
+ * (see README). Tried and dropped before: a cosine screen against the
+ * leave-one-out median (FLTrust-style) rejected 26% of honest updates, hq
+ * 0.073; worker momentum (El Mhamdi et al. 2021) broke clean GAN training;
+ * the history (drift) screen, hq 0.430–0.581.
  */
 export const BYZANTINE = {
   workers: 10,
   attackers: 3,
   seed: 1,
   alieZ: 0.524,
-  robust: 'trimmed-mean:beta=0.3:screen=10',
+  robust: 'trimmed-mean:beta=0.3:screen=10:strikes=3',
   attacks: 'signflip,scale100,noise',
   allAttacks: 'signflip,scale100,noise,alie',
-  guardHq: 0.25,
   meanCeiling: 0.2,
 } as const;

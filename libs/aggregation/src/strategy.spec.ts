@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { allFiniteRemembered, wasFoundFinite } from '@duel/util';
-import { screenUpdates } from './strategy';
+import { memoryKeys, screenUpdates, senderOf } from './strategy';
 import { MeanStrategy } from './strategies/mean.strategy';
 import { SPECS, filled, honestUpdates, poisoned, update } from './strategies/strategy-fixtures';
 
@@ -73,5 +73,14 @@ describe('BaseStrategy bookkeeping', () => {
 
   it('rejects a bad minUpdates at construction', () => {
     expect(() => new MeanStrategy({ minUpdates: 0 })).toThrow(/DUEL_ERR_BAD_ARGUMENT/);
+  });
+});
+
+describe('senderOf and memoryKeys', () => {
+  const u = (workerId: string, sender?: string) => ({ workerId, sender, grads: [], samples: 1 });
+  it('key per-worker memory by sender, falling back to workerId; a second update of a sender in one round gets its own key', () => {
+    expect(senderOf(u('t1', 'w1'))).toBe('w1');
+    expect(senderOf(u('w2'))).toBe('w2');
+    expect(memoryKeys([u('t1', 'w1'), u('t2', 'w2'), u('t3', 'w1'), u('w3')])).toEqual(['w1', 'w2', 'update:t3', 'w3']);
   });
 });

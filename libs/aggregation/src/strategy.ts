@@ -29,6 +29,32 @@ export interface ClientUpdate {
   /** Versions the weights moved since the task was sent; 0 or absent when fresh. */
   staleness?: number;
   kind?: WorkerKind;
+  /**
+   * The worker that sent it, when `workerId` is not that worker (the
+   * coordinator keys updates by taskId, as one worker may compute several
+   * shards of a round). Per-worker memory (quarantine, history) keys on it.
+   */
+  sender?: string;
+}
+
+/** Who an update's per-worker memory belongs to: its sender, else its workerId. */
+export function senderOf(u: ClientUpdate): string {
+  return u.sender ?? u.workerId;
+}
+
+/**
+ * One key per update for memory that expects one update per worker and round
+ * (the history screen): the sender, except for a sender's second and later
+ * updates in the same round, which get a key of their own (`update:<workerId>`).
+ */
+export function memoryKeys(updates: readonly ClientUpdate[]): string[] {
+  const seen = new Set<string>();
+  return updates.map((u) => {
+    const s = senderOf(u);
+    if (seen.has(s)) return `update:${u.workerId}`;
+    seen.add(s);
+    return s;
+  });
 }
 
 /** A worker that was given a task this round and produced nothing usable (timeout, disconnect, ...). */

@@ -51,3 +51,20 @@ describe('aggregateResults with a strategy per worker kind', () => {
     expect(out.rejected).toEqual([{ result: bad, code: ErrorCodes.NON_FINITE }]);
   });
 });
+
+describe('aggregateResults: per-worker memory follows the worker, not the task', () => {
+  // Each round's results carry fresh taskIds; the strategy's quarantine must still recognise the worker.
+  const round = (r: number, evil: number): AcceptedResult[] => [
+    ...[1, 2, 3, 4].map((i) => ({ ...result(`t${r}-${i}`, 'node', 1 + i / 100), workerId: `honest-${i}` })),
+    { ...result(`t${r}-5`, 'node', evil), workerId: 'evil' },
+  ];
+
+  it('quarantines a worker after `strikes` loud results, although every result has a new taskId', () => {
+    const strategy = createStrategyFromSpec('trimmed-mean:beta=0.2:screen=10:strikes=2');
+    for (let r = 0; r < 2; r++) expect(aggregateResults(strategy, round(r, 1e6)).rejected.map((x) => x.code)).toEqual([ErrorCodes.OUTLIER]);
+    // Now it sends a plausible value: refused all the same.
+    const out = aggregateResults(strategy, round(2, 1.02));
+    expect(out.rejected.map((x) => [x.result.workerId, x.code])).toEqual([['evil', ErrorCodes.QUARANTINED]]);
+    expect(out.used.map((x) => x.workerId)).toEqual(['honest-1', 'honest-2', 'honest-3', 'honest-4']);
+  });
+});

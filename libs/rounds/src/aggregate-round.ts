@@ -25,7 +25,8 @@ export function isPerKind(s: StrategyConfig): s is { node: AggregationStrategy; 
  * Runs the strategy over one update's results. Each result enters as a
  * ClientUpdate whose `workerId` is its taskId, because one worker may compute
  * several shards of a round and strategies reject repeated worker ids. The
- * sample weight is the task's batch, which the coordinator chose, not the
+ * `sender` names the worker, for the strategies' per-worker memory (quarantine,
+ * history screen). The sample weight is the task's batch, which the coordinator chose, not the
  * worker's claim; within one update every task has the same phase, so it is
  * proportional to the local trainer's `stats.samples` and the mean is bit-for-bit
  * the same. `staleness` is left out: async discounting travels in
@@ -50,7 +51,7 @@ export function aggregateResults(strategy: StrategyConfig, results: readonly Acc
   const codes = new Map<string, ErrorCode>();
   const parts: { grads: NamedWeights; samples: number }[] = [];
   for (const [strat, rs, fs] of groups) {
-    const updates: ClientUpdate[] = rs.map((r) => ({ workerId: r.taskId, grads: r.grads, samples: r.batch, kind: r.kind }));
+    const updates: ClientUpdate[] = rs.map((r) => ({ workerId: r.taskId, sender: r.workerId, grads: r.grads, samples: r.batch, kind: r.kind }));
     let outcome;
     try {
       outcome = strat.aggregate(updates, fs.map(({ workerId, code, reason }) => ({ workerId, code, reason })));

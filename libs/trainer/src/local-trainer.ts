@@ -3,7 +3,7 @@ import { GanModel, type GradientResult, type Net } from '@duel/gan';
 import { createStrategyFromSpec, type AggregationStrategy } from '@duel/aggregation';
 import { DuelError, ErrorCodes, type NamedWeights } from '@duel/util';
 import { ganSpecFor, topKShare, type RunConfig } from './run-config';
-import { executeTask, planTasks } from './task';
+import { executeTask, planTasks, taskSeed, type TaskSpec } from './task';
 import { applyGradients, initTrainingState, samplingWeights, type TrainingState } from './training-state';
 
 export interface StepMetrics {
@@ -32,6 +32,14 @@ export interface LocalTrainerOptions {
    * an AggregationStrategy object is used as given.
    */
   strategy?: string | AggregationStrategy;
+  /**
+   * FOR TESTS AND DEFENCE EXPERIMENTS ONLY: replaces a shard's gradient before
+   * aggregation, as a Byzantine worker holding that shard would (`duel local
+   * --attackers`). Gets the task, its z seed and every shard's honest
+   * gradient of the update (what colluders are assumed to know); returns the
+   * gradient to aggregate, or null to leave the shard honest.
+   */
+  tamper?: (task: TaskSpec, seed: number, honest: readonly NamedWeights[]) => NamedWeights | null;
 }
 
 /**
@@ -46,6 +54,7 @@ export class LocalTrainer {
   private readonly numShards: number;
   /** The coordinator's default strategy unless told otherwise, so both sides combine shards with the same arithmetic. */
   private readonly strategy: AggregationStrategy;
+  private readonly tamper: LocalTrainerOptions['tamper'];
 
   constructor(
     readonly cfg: RunConfig,
@@ -56,6 +65,7 @@ export class LocalTrainer {
     this.state = initTrainingState(cfg, this.model.layout);
     this.numShards = opts.numShards ?? 1;
     this.strategy = typeof opts.strategy === 'object' ? opts.strategy : createStrategyFromSpec(opts.strategy ?? 'mean');
+    this.tamper = opts.tamper;
     this.samplers = Array.from({ length: this.numShards }, (_, shard) =>
       createShardSampler(dataset, { seed: cfg.seed, shard, numShards: this.numShards }),
     );
@@ -88,8 +98,10 @@ export class LocalTrainer {
     const results: GradientResult[] = [];
     const topK = net === 'G' ? topKShare(this.cfg, step) : 1;
     for (const task of tasks) results.push(await executeTask(this.model, this.cfg, task, this.samplers[task.shard], undefined, topK));
+    const honest = results.map((r) => r.grads);
+    const sent = this.tamper ? tasks.map((t, i) => this.tamper!(t, taskSeed(this.cfg.seed, t), honest) ?? honest[i]) : honest;
     const outcome = this.strategy.aggregate(
-      results.map((r, i) => ({ workerId: `shard-${i}`, grads: r.grads, samples: tasks[i].batch })),
+      sent.map((grads, i) => ({ workerId: `shard-${i}`, grads, samples: tasks[i].batch })),
       [],
     );
     if (!outcome) throw new DuelError(ErrorCodes.NON_FINITE, `step ${step}: every ${net} gradient was rejected (${this.strategy.lastRejected.map((r) => r.code).join(', ')})`);

@@ -14,6 +14,8 @@ export const ErrorCodes = {
   NON_FINITE: 'DUEL_ERR_NON_FINITE',
   /** An aggregation strategy left this update out as an outlier (e.g. not selected by Krum). */
   OUTLIER: 'DUEL_ERR_OUTLIER',
+  /** The norm screen's quarantine (`strikes=S`): this worker sent S outlier updates, so none of its updates is used any more. */
+  QUARANTINED: 'DUEL_ERR_QUARANTINED',
   /** Wire protocol (libs/protocol, PROTOCOL.md): each maps to a close code in ERROR_POLICIES. */
   BAD_FRAME: 'DUEL_ERR_BAD_FRAME',
   UNKNOWN_FRAME: 'DUEL_ERR_UNKNOWN_FRAME',

@@ -83,6 +83,29 @@ function normalCdf(x: number): number {
   return x >= 0 ? (1 + y) / 2 : (1 - y) / 2;
 }
 
+/**
+ * The attack a Byzantine worker sends for one task: the task's seed, offset
+ * by the worker's `offset`, picks one of `attacks` (so a worker with several
+ * switches attack task by task). `samples` are honest gradients of the same
+ * update on other shards (ALIE only; the worker's own gradient is added).
+ */
+export function attackFor(attacks: readonly AttackName[], seed: number, offset: number): AttackName {
+  return attacks[(seed + offset) % attacks.length];
+}
+
+export function applyAttack(attack: AttackName, g: NamedWeights, ctx: { seed: number; offset: number; z: number; samples?: readonly NamedWeights[] }): NamedWeights {
+  switch (attack) {
+    case 'signflip':
+      return signFlip(g);
+    case 'scale100':
+      return scale100(g);
+    case 'noise':
+      return gaussianNoise(g, new Rng((ctx.seed ^ (ctx.offset * 0x9e3779b1)) >>> 0));
+    case 'alie':
+      return alie([g, ...(ctx.samples ?? [])], ctx.z);
+  }
+}
+
 function map(g: NamedWeights, f: (v: number) => number): NamedWeights {
   return g.map((t) => ({ name: t.name, shape: [...t.shape], data: t.data.map(f) }));
 }

@@ -1,7 +1,7 @@
 import { decodeFrame, encodeFrame, type ResultFrame, type TaskFrame } from '@duel/protocol';
-import { DuelError, ErrorCodes, Rng, type NamedWeights } from '@duel/util';
+import { DuelError, ErrorCodes, type NamedWeights } from '@duel/util';
 import { TaskRunner, type DatasetProvider, type Transport } from '@duel/worker-core';
-import { ATTACKS, alie, gaussianNoise, scale100, signFlip, type AttackName } from './attack-math';
+import { ATTACKS, applyAttack, attackFor, type AttackName } from './attack-math';
 
 /** The env switch without which `--attack` is refused, so a production worker cannot be turned by accident. */
 export const ATTACK_ENV = 'DUEL_ALLOW_ATTACKS';
@@ -102,18 +102,10 @@ export class Attacker {
     const task = this.tasks.get(r.taskId);
     this.tasks.delete(r.taskId);
     const seed = task?.seed ?? 0;
-    const attack = this.plan.attacks[(seed + this.offset) % this.plan.attacks.length];
+    const attack = attackFor(this.plan.attacks, seed, this.offset);
     this.sent[attack] = (this.sent[attack] ?? 0) + 1;
-    switch (attack) {
-      case 'signflip':
-        return signFlip(r.grads);
-      case 'scale100':
-        return scale100(r.grads);
-      case 'noise':
-        return gaussianNoise(r.grads, new Rng((seed ^ (this.offset * 0x9e3779b1)) >>> 0));
-      case 'alie':
-        return alie([r.grads, ...(task ? await this.honestSamples(task) : [])], this.plan.z ?? 1);
-    }
+    const samples = attack === 'alie' && task ? await this.honestSamples(task) : [];
+    return applyAttack(attack, r.grads, { seed, offset: this.offset, z: this.plan.z ?? 1, samples });
   }
 
   /** Gradients of the same update on other shards and seeds: what the honest workers send, as colluders would know. */

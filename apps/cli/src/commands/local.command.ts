@@ -2,7 +2,9 @@ import { SingleBar, Presets } from 'cli-progress';
 import { nodeDatasetLoader } from '@duel/datasets-node';
 import { resolveDataset } from '@duel/datasets';
 import { selectNodeBackend } from '@duel/gan-node';
-import { LocalTrainer, evaluateQuality, resolveRunConfig, type StepMetrics } from '@duel/trainer';
+import { LocalTrainer, evaluateQuality, resolveRunConfig, type LocalTrainerOptions, type StepMetrics } from '@duel/trainer';
+import { DuelError, ErrorCodes } from '@duel/util';
+import { applyAttack, attackFor, parseAttacks } from '@duel/worker-node';
 import { parse, num } from '../args';
 import { weightsDigest } from '../digest';
 import { runConfigFlags, runConfigFrom } from '../run-config.flags';
@@ -19,11 +21,17 @@ export async function localCommand(argv: string[]): Promise<number> {
     strategy: { type: 'string' },
     json: { type: 'boolean', default: false },
     'eval-every': { type: 'string' },
+    // Tests and defence experiments only: the last N shards are Byzantine (needs DUEL_ALLOW_ATTACKS=1), as `duel train --attackers`.
+    attackers: { type: 'string' },
+    attack: { type: 'string' },
+    'attack-z': { type: 'string' },
   });
   const cfg = resolveRunConfig(runConfigFrom(a));
   const backend = await selectNodeBackend(a.backend as never);
   const dataset = await resolveDataset(cfg.dataset, nodeDatasetLoader());
-  const trainer = new LocalTrainer(cfg, dataset, { numShards: num(a.shards, 'shards') ?? 1, strategy: a.strategy });
+  const numShards = num(a.shards, 'shards') ?? 1;
+  const tamper = byzantineShards(numShards, num(a.attackers, 'attackers') ?? 0, a.attack, num(a['attack-z'], 'attack-z'));
+  const trainer = new LocalTrainer(cfg, dataset, { numShards, strategy: a.strategy, tamper });
   const evalEvery = num(a['eval-every'], 'eval-every') ?? 0;
   process.stderr.write(`duel local: ${cfg.dataset} / ${cfg.model} on ${backend.name} (${backend.reason}), ${cfg.steps} steps, seed ${cfg.seed}\n`);
 
@@ -80,6 +88,25 @@ export async function localCommand(argv: string[]): Promise<number> {
   if (a.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else process.stdout.write(`${formatQuality(summary.quality as unknown as Record<string, unknown>)}\n`);
   return 0;
+}
+
+/**
+ * `--attackers N --attack signflip,…`: shards numShards−N … numShards−1 send
+ * attacked gradients, chosen task by task exactly as a `duel worker --attack`
+ * process with `--attack-seed` = its index does. ALIE's μ and σ come from the
+ * honest gradients of the shard and the next four (a worker computes the same
+ * four from its shadow model).
+ */
+function byzantineShards(numShards: number, attackers: number, list: string | undefined, z: number | undefined): LocalTrainerOptions['tamper'] {
+  if (attackers === 0) return undefined;
+  if (!(Number.isInteger(attackers) && attackers > 0 && attackers < numShards)) throw new DuelError(ErrorCodes.BAD_ARGUMENT, `--attackers must be an integer in 0..${numShards - 1} (--shards ${numShards})`);
+  const attacks = parseAttacks(list ?? '', process.env);
+  return (task, seed, honest) => {
+    if (task.shard < numShards - attackers) return null;
+    const attack = attackFor(attacks, seed, task.shard);
+    const samples = attack === 'alie' ? [1, 2, 3, 4].map((i) => honest[(task.shard + i) % numShards]) : [];
+    return applyAttack(attack, honest[task.shard], { seed, offset: task.shard, z: z ?? 1, samples });
+  };
 }
 
 function formatQuality(q: Record<string, unknown>): string {

@@ -105,28 +105,32 @@ describe('history screen math', () => {
 describe('HistoryScreenStrategy', () => {
   itMeetsTheStrategyContract(() => new HistoryScreenStrategy(createStrategy('mean'), { threshold: 6 }));
 
-  it('rejects a persistent attacker as OUTLIER once its history shows, counts it, and keeps every honest worker', () => {
-    const next = rounds(5, 7);
-    const s = new HistoryScreenStrategy(createStrategy('trimmed-mean', { beta: 0.3 }), { threshold: 6 });
-    let honestRejected = 0;
-    let attackerRejected = 0;
-    for (let t = 0; t < 300; t++) {
-      const { honest } = next(t);
-      const out = s.aggregate(
-        [...honest.map((g, i) => update(`h${i}`, g)), update('alie-1', alieOf(honest, 0.524)), update('alie-2', alieOf(honest, 0.524))],
-        [],
-      )!;
-      for (const r of out.rejected) {
-        expect(r.code).toBe(ErrorCodes.OUTLIER);
-        if (r.workerId.startsWith('h')) honestRejected++;
-        else attackerRejected++;
+  // As the coordinator calls it, each update's workerId is its taskId (new every round) and `sender` names the worker.
+  for (const ids of ['worker ids', 'task ids with a sender'] as const) {
+    it(`rejects a persistent attacker as OUTLIER once its history shows, counts it, and keeps every honest worker (${ids})`, () => {
+      const next = rounds(5, 7);
+      const s = new HistoryScreenStrategy(createStrategy('trimmed-mean', { beta: 0.3 }), { threshold: 6 });
+      const upd = (worker: string, t: number, g: NamedWeights) => (ids === 'worker ids' ? update(worker, g) : { ...update(`task-${t}-${worker}`, g), sender: worker });
+      let honestRejected = 0;
+      let attackerRejected = 0;
+      for (let t = 0; t < 300; t++) {
+        const { honest } = next(t);
+        const out = s.aggregate(
+          [...honest.map((g, i) => upd(`h${i}`, t, g)), upd('alie-1', t, alieOf(honest, 0.524)), upd('alie-2', t, alieOf(honest, 0.524))],
+          [],
+        )!;
+        for (const r of out.rejected) {
+          expect(r.code).toBe(ErrorCodes.OUTLIER);
+          if (r.workerId.includes('-h') || r.workerId.startsWith('h')) honestRejected++;
+          else attackerRejected++;
+        }
+        if (t === 299) expect(out.used).toEqual(honest.map((_, i) => upd(`h${i}`, t, honest[i]).workerId));
       }
-      if (t === 299) expect(out.used).toEqual(honest.map((_, i) => `h${i}`));
-    }
-    expect(honestRejected).toBe(0);
-    expect(attackerRejected).toBeGreaterThan(2 * 200);
-    expect(s.counts().rejectedByCode[ErrorCodes.OUTLIER]).toBe(attackerRejected);
-  });
+      expect(honestRejected).toBe(0);
+      expect(attackerRejected).toBeGreaterThan(2 * 200);
+      expect(s.counts().rejectedByCode[ErrorCodes.OUTLIER]).toBe(attackerRejected);
+    });
+  }
 
   it('leaves a non-finite update to the inner strategy (NON_FINITE), out of the history', () => {
     const next = rounds(6, 4);

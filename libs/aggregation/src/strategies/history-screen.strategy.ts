@@ -1,6 +1,6 @@
 import { DuelError, ErrorCodes, type NamedWeights } from '@duel/util';
 import { medianOf } from '../kernels';
-import { screenUpdates, type AggregationStrategy, type ClientUpdate } from '../strategy';
+import { memoryKeys, screenUpdates, type AggregationStrategy, type ClientUpdate } from '../strategy';
 import { ScreenStrategy } from './screen-strategy';
 
 /**
@@ -286,7 +286,9 @@ export class HistoryScreenStrategy extends ScreenStrategy {
     const why: (string | null)[] = results.map(() => null);
     this.lastScores = {};
     if (accepted.length < 3) return why;
-    const scores = this.tracker.observe(layoutKey(accepted[0].grads), accepted);
+    // Tracked by sender, not by the update's id (the coordinator's ids are taskIds, new every round).
+    const keys = memoryKeys(accepted);
+    const scores = this.tracker.observe(layoutKey(accepted[0].grads), accepted.map((u, i) => ({ workerId: keys[i], grads: u.grads })));
     accepted.forEach((u, i) => {
       const s = scores[i];
       this.lastScores[u.workerId] = s;

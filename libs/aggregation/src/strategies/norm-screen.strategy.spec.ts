@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes } from '@duel/util';
 import { createStrategy } from '../create-strategy';
-import { normOutliers, NormScreenStrategy } from './norm-screen.strategy';
+import { normOutliers, NormScreenStrategy, StrikeLedger } from './norm-screen.strategy';
 import { createStrategyFromSpec, parseStrategySpec } from './strategy-spec';
 import { byzantine, honestUpdates, relDistance, sampleMean, update, filled } from './strategy-fixtures';
 
@@ -29,6 +29,50 @@ describe('NormScreenStrategy', () => {
     const s = new NormScreenStrategy(createStrategy('mean'), 10);
     const out = s.aggregate([...honestUpdates(4, 3), update('nan', bad)], [])!;
     expect(out.rejected).toEqual([expect.objectContaining({ workerId: 'nan', code: ErrorCodes.NON_FINITE })]);
+  });
+});
+
+describe('quarantine (strikes=S)', () => {
+  it('StrikeLedger quarantines at the S-th strike, and stays so', () => {
+    const l = new StrikeLedger(2);
+    expect(l.strike('a')).toBe(false);
+    expect(l.quarantined('a')).toBe(false);
+    expect(l.strike('a')).toBe(true);
+    expect(l.strike('a')).toBe(false); // already in
+    expect([l.quarantined('a'), l.quarantined('b'), l.count('a')]).toEqual([true, false, 3]);
+    expect(l.list()).toEqual(['a']);
+    for (const bad of [0, 1.5, Number.NaN]) expect(() => new StrikeLedger(bad)).toThrow(/DUEL_ERR_BAD_ARGUMENT/);
+  });
+
+  it('after S outliers every update of the worker is refused as QUARANTINED, even an honest-looking one; others are untouched', () => {
+    const s = new NormScreenStrategy(createStrategy('mean'), 10, 2);
+    for (let round = 0; round < 2; round++) {
+      const out = s.aggregate([...honestUpdates(10 + round, 4), { ...byzantine(), workerId: 'evil' }], [])!;
+      expect(out.rejected).toEqual([expect.objectContaining({ workerId: 'evil', code: ErrorCodes.OUTLIER })]);
+    }
+    expect(s.ledger!.list()).toEqual(['evil']);
+    // Now it sends what an honest worker sends (a sign flip would look the same to the norm): refused all the same.
+    const honest = honestUpdates(20, 4);
+    const out = s.aggregate([...honest, { ...honest[0], workerId: 'evil' }], [])!;
+    expect(out.rejected).toEqual([expect.objectContaining({ workerId: 'evil', code: ErrorCodes.QUARANTINED })]);
+    expect(out.used).toEqual(honest.map((u) => u.workerId));
+    expect(relDistance(out.grads, sampleMean(honest))).toBeLessThan(1e-6);
+    expect(s.counts().rejectedByCode).toEqual({ [ErrorCodes.OUTLIER]: 2, [ErrorCodes.QUARANTINED]: 1 });
+  });
+
+  it('without strikes nobody is quarantined (the screen judges each round alone)', () => {
+    const s = new NormScreenStrategy(createStrategy('mean'), 10);
+    for (let round = 0; round < 3; round++) s.aggregate([...honestUpdates(30 + round, 4), { ...byzantine(), workerId: 'evil' }], []);
+    const honest = honestUpdates(40, 4);
+    expect(s.aggregate([...honest, { ...honest[0], workerId: 'evil' }], [])!.used).toContain('evil');
+    expect(s.ledger).toBeNull();
+  });
+
+  it('is built from a spec (strikes only with screen)', () => {
+    expect(createStrategyFromSpec('trimmed-mean:beta=0.3:screen=10:strikes=3').name).toBe('trimmed-mean+screen+quarantine');
+    expect(parseStrategySpec('median:screen=10:strikes=3')).toEqual({ name: 'median', options: {}, screen: 10, strikes: 3 });
+    expect(() => createStrategyFromSpec('median:strikes=3')).toThrow(/strikes only goes with screen/);
+    expect(() => createStrategyFromSpec('median:screen=10:strikes=0')).toThrow(/DUEL_ERR_BAD_ARGUMENT/);
   });
 });
 

@@ -1,10 +1,14 @@
-import { ErrorCodes } from '@duel/util';
+import { ErrorCodes, type ErrorCode } from '@duel/util';
 import type { AggregateOutcome, AggregationStrategy, ClientUpdate, Failure, Rejection, StrategyCounts } from '../strategy';
 
+/** Why a screen rejects an update: a reason (code DUEL_ERR_OUTLIER), or a code and reason. */
+export type ScreenVerdict = string | { code: ErrorCode; reason: string } | null;
+
 /**
- * A screen in front of a strategy: it rejects some updates as
- * DUEL_ERR_OUTLIER (each with its reason, counted against its worker) and
- * hands the rest to `inner`. Subclasses say only which updates and why.
+ * A screen in front of a strategy: it rejects some updates (as
+ * DUEL_ERR_OUTLIER unless it names another code, each with its reason,
+ * counted against its worker) and hands the rest to `inner`. Subclasses say
+ * only which updates and why.
  */
 export abstract class ScreenStrategy implements AggregationStrategy {
   abstract readonly name: string;
@@ -15,19 +19,19 @@ export abstract class ScreenStrategy implements AggregationStrategy {
   constructor(readonly inner: AggregationStrategy) {}
 
   /** Per update: why it is rejected, or null to keep it. */
-  protected abstract screen(results: readonly ClientUpdate[]): (string | null)[];
+  protected abstract screen(results: readonly ClientUpdate[]): ScreenVerdict[];
 
   aggregate(results: readonly ClientUpdate[], failures: readonly Failure[] = []): AggregateOutcome {
     const why = this.screen(results);
     this.screened = [];
     const kept: ClientUpdate[] = [];
     results.forEach((u, i) => {
-      const reason = why[i];
-      if (reason === null) kept.push(u);
-      else this.screened.push({ workerId: u.workerId, code: ErrorCodes.OUTLIER, reason });
+      const v = why[i];
+      if (v === null) kept.push(u);
+      else this.screened.push({ workerId: u.workerId, ...(typeof v === 'string' ? { code: ErrorCodes.OUTLIER, reason: v } : v) });
     });
     this.own.rejected += this.screened.length;
-    if (this.screened.length) this.own.byCode[ErrorCodes.OUTLIER] = (this.own.byCode[ErrorCodes.OUTLIER] ?? 0) + this.screened.length;
+    for (const r of this.screened) this.own.byCode[r.code] = (this.own.byCode[r.code] ?? 0) + 1;
     const outcome = this.inner.aggregate(kept, failures);
     return outcome ? { ...outcome, rejected: inInputOrder(results, [...this.screened, ...outcome.rejected]) } : null;
   }

@@ -4,7 +4,7 @@ import type { AggregationStrategy } from '../strategy';
 import { HistoryScreenStrategy } from './history-screen.strategy';
 import { NormScreenStrategy } from './norm-screen.strategy';
 
-/** A strategy as one string: `name[:key=value]*`, e.g. `trimmed-mean:beta=0.3:screen=10:history=6`. */
+/** A strategy as one string: `name[:key=value]*`, e.g. `trimmed-mean:beta=0.3:screen=10:strikes=3`. */
 export interface StrategySpec {
   name: string;
   options: Record<string, number | string>;
@@ -13,10 +13,12 @@ export interface StrategySpec {
   /** `history=T[:forget=λ]`: reject workers whose drift score is above T (see HistoryScreenStrategy). */
   history?: number;
   forget?: number;
+  /** `strikes=S` (with screen=R): quarantine a worker after S of its updates failed the norm screen. */
+  strikes?: number;
 }
 
 /** Keys that wrap the strategy rather than configure it. */
-const WRAPPERS = ['screen', 'history', 'forget'] as const;
+const WRAPPERS = ['screen', 'history', 'forget', 'strikes'] as const;
 
 /** Parses a strategy spec string; numbers become numbers. Throws BAD_ARGUMENT on a malformed spec. */
 export function parseStrategySpec(spec: string): StrategySpec {
@@ -37,6 +39,9 @@ export function parseStrategySpec(spec: string): StrategySpec {
   if (wrap.forget !== undefined && wrap.history === undefined) {
     throw new DuelError(ErrorCodes.BAD_ARGUMENT, `strategy spec "${spec}": forget only goes with history=T`);
   }
+  if (wrap.strikes !== undefined && wrap.screen === undefined) {
+    throw new DuelError(ErrorCodes.BAD_ARGUMENT, `strategy spec "${spec}": strikes only goes with screen=R`);
+  }
   return { name, options: { ...options }, ...wrap };
 }
 
@@ -46,5 +51,5 @@ export function createStrategyFromSpec(spec: string, base: StrategyOptions = {})
   const strategy = createStrategy(s.name, { ...base, ...(s.options as StrategyOptions) });
   // The norm screen runs first, so the updates it drops never enter the history.
   const history = s.history !== undefined ? new HistoryScreenStrategy(strategy, { threshold: s.history, forget: s.forget }) : strategy;
-  return s.screen !== undefined ? new NormScreenStrategy(history, s.screen) : history;
+  return s.screen !== undefined ? new NormScreenStrategy(history, s.screen, s.strikes) : history;
 }
