@@ -35,7 +35,8 @@ async function attacked(strategy: string, attacks: string): Promise<Summary> {
   );
   expect(r.code, r.stderr.slice(-3000)).toBe(0);
   const s = r.json<Summary>();
-  process.stderr.write(`[byzantine] ${strategy} under ${attacks}: ${JSON.stringify(s.quality)}\n`);
+  const rejections = s.workerStats.filter((w) => w.rejected > 0).map((w) => `${w.id} ${JSON.stringify(w.rejectedByCode)}`);
+  process.stderr.write(`[byzantine] ${strategy} under ${attacks}: ${JSON.stringify(s.quality)}; rejections: ${rejections.join(', ') || 'none'}\n`);
   expect(s.steps).toBe(RING8_SHORT.steps);
   expect(s.attackers).toBe(attackers);
   return s;

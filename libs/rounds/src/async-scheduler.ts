@@ -2,7 +2,7 @@ import { stalenessScale } from '@duel/aggregation';
 import { planTasks, taskSeed, type RunConfig } from '@duel/trainer';
 import { ErrorCodes } from '@duel/util';
 import { aggregateResults, roundMetrics } from './aggregate-round';
-import { ack, answerUnknown, applyUpdate, checkpointIfDue, resolve, sendTask } from './effects';
+import { ack, answerUnknown, applyUpdate, checkpointIfDue, rejectByStrategy, resolve, sendTask } from './effects';
 import { nextPosition, pastEnd, sameVersions, taskIdOf, topKField, versionOf } from './schedule';
 import type { ResultReceivedEvent, RoundCommand, RoundState } from './types';
 
@@ -31,7 +31,7 @@ export function asyncDispatch(st: RoundState, out: RoundCommand[]): void {
   for (const w of st.workers.values()) {
     const cursor = st.async.cursor;
     if (pastEnd(cursor, cfg.run.steps)) return;
-    if (w.task !== null) continue;
+    if (w.task !== null || w.benched) continue;
     // planTasks reads only batchSize and pack of the RunConfig.
     const [spec] = planTasks(cfg.run as RunConfig, cursor.phase, cursor.step, cursor.sub, 1);
     if (spec.batch > w.maxBatch) continue;
@@ -69,7 +69,7 @@ export function asyncResult(st: RoundState, out: RoundCommand[], ev: ResultRecei
   // The task had its one chance: a copy of this result is a duplicate, applied or not.
   resolve(st, ev.taskId, 'consumed');
   if (!agg.grads) {
-    ack(out, ev.workerId, ev.taskId, 'rejected', agg.rejected[0].code);
+    rejectByStrategy(st, out, ev.workerId, ev.taskId, agg.rejected[0].code);
     return;
   }
   const prevGStep = st.lastGStep;

@@ -51,6 +51,17 @@ export function ack(out: RoundCommand[], workerId: string, taskId: string, statu
 }
 
 /**
+ * Answers a result the strategy left out. A QUARANTINED one benches its
+ * worker (no more tasks; its shards go to the others, as when a worker leaves).
+ */
+export function rejectByStrategy(st: RoundState, out: RoundCommand[], workerId: string, taskId: string, code: ErrorCode): void {
+  ack(out, workerId, taskId, 'rejected', code);
+  if (code !== ErrorCodes.QUARANTINED) return;
+  const w = st.workers.get(workerId);
+  if (w) w.benched = true;
+}
+
+/**
  * Emits ApplyUpdate for `net`, counts the new version (exactly +1, invariant
  * 3) and broadcasts it, so every present worker holds the new weights.
  */

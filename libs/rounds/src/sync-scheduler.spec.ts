@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { planTasks, taskSeed, type RunConfig } from '@duel/trainer';
+import { createStrategyFromSpec } from '@duel/aggregation';
 import { ErrorCodes } from '@duel/util';
 import { RoundErrorCodes } from './codes';
 import { config, Driver, only, RUN, SpyStrategy } from './test-harness';
@@ -249,6 +250,30 @@ describe('sync rounds: faults', () => {
       { type: 'Ack', workerId: 'w2', taskId: '1.D0.1.0', status: 'applied' },
       { type: 'Ack', workerId: 'w1', taskId: '1.D0.0.0', status: 'rejected', code: ErrorCodes.NON_FINITE },
     ]);
+  });
+
+  it('a worker the strategy quarantines is benched: no more tasks, and the other workers take its shards', () => {
+    const d = new Driver(config({ shards: 4, strategy: createStrategyFromSpec('mean:screen=10:strikes=1') }));
+    for (const w of ['w1', 'w2', 'w3', 'evil']) d.join(w);
+    // Round 1: evil is loud (norm 1e6 × honest): OUTLIER, its first strike, quarantine at strikes=1.
+    const loud = d.resultFor('evil', d.lastTask('evil'));
+    for (const t of loud.grads) t.data.forEach((v, i) => (t.data[i] = v * 1e6));
+    d.send(loud);
+    for (const w of ['w1', 'w2']) d.answer(w);
+    const r1 = d.answer('w3');
+    expect(only(r1, 'Ack').find((a) => a.workerId === 'evil')).toMatchObject({ status: 'rejected', code: ErrorCodes.OUTLIER });
+    // Round 2: evil sends an honest-looking result: refused as QUARANTINED, and it is benched.
+    for (const w of ['w1', 'w2', 'w3']) d.answer(w);
+    const r2 = d.answer('evil');
+    expect(only(r2, 'Ack').find((a) => a.workerId === 'evil')).toMatchObject({ status: 'rejected', code: ErrorCodes.QUARANTINED });
+    expect(d.st.workers.get('evil')!.benched).toBe(true);
+    // From round 3 on, evil gets nothing; w1..w3 compute all 4 shards, and every update uses 4 results.
+    drain(d, ['w1', 'w2', 'w3', 'evil']);
+    expect(d.st.complete).toBe(true);
+    const applies = only(d.log, 'ApplyUpdate');
+    expect(applies).toHaveLength(6);
+    expect(applies.slice(2).every((a) => a.contributors.length === 4 && !a.contributors.includes('evil'))).toBe(true);
+    expect(only(d.log, 'SendTask').filter((c) => c.workerId === 'evil')).toHaveLength(2);
   });
 
   it('a round the strategy skips changes no version but moves the schedule on', () => {

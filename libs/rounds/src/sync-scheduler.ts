@@ -1,7 +1,7 @@
 import { ErrorCodes } from '@duel/util';
 import { aggregateResults, roundMetrics, type ShardFailure } from './aggregate-round';
 import { RoundErrorCodes } from './codes';
-import { ack, answerUnknown, applyUpdate, checkpointIfDue, resolve, sendTask } from './effects';
+import { ack, answerUnknown, applyUpdate, checkpointIfDue, rejectByStrategy, resolve, sendTask } from './effects';
 import { nextPosition, pastEnd, sameVersions, taskIdOf, topKField } from './schedule';
 import { answered, openRound, quorumNeeded, requeueIfOrphaned, shardCount } from './sync-round';
 import type { Attempt, ResultReceivedEvent, RoundCommand, RoundState, SyncRound, WorkerRecord } from './types';
@@ -16,7 +16,7 @@ import { acceptedOf, noteReplica, partnersOf, pickShard, refreshPending, shardWo
  * large-batch gradient, bit for bit.
  */
 
-/** Opens the next round if one is due, then gives pending shards to idle workers in join order. */
+/** Opens the next round if one is due, then gives pending shards to idle workers in join order (benched ones get none). */
 export function syncDispatch(st: RoundState, out: RoundCommand[]): void {
   if (st.paused || st.shutdown || st.complete || !st.started) return;
   const v = validating(st);
@@ -26,7 +26,7 @@ export function syncDispatch(st: RoundState, out: RoundCommand[]): void {
   const round = st.round;
   if (!round) return;
   for (const w of st.workers.values()) {
-    if (w.task !== null || round.pending.length === 0) continue;
+    if (w.task !== null || w.benched || round.pending.length === 0) continue;
     // A worker takes the first pending shard that fits its maxBatch (and, validating, that it may compute).
     const i = v ? pickShard(st, round, w) : round.pending.findIndex((shard) => round.shards[shard].spec.batch <= w.maxBatch);
     if (i < 0) continue;
@@ -127,7 +127,7 @@ function closeRound(st: RoundState, out: RoundCommand[], round: SyncRound): void
     if (metrics) out.push(metrics);
   }
   for (const r of agg.used) for (const x of [r, ...partnersOf(round, r)]) ack(out, x.workerId, x.taskId, 'applied');
-  for (const { result, code } of agg.rejected) for (const x of [result, ...partnersOf(round, result)]) ack(out, x.workerId, x.taskId, 'rejected', code);
+  for (const { result, code } of agg.rejected) for (const x of [result, ...partnersOf(round, result)]) rejectByStrategy(st, out, x.workerId, x.taskId, code);
   // Replicas still waiting for a partner when a quorum closed the round: valid, but never validated.
   for (const c of undecided(round)) ack(out, c.workerId, c.taskId, 'rejected', ErrorCodes.ROUND_SKIPPED);
   for (const a of round.attempts.values()) resolve(st, a.taskId, round.shards[a.task.shard].result ? 'consumed' : 'closed');

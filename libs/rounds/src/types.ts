@@ -322,6 +322,12 @@ export interface WorkerRecord {
   has: Versions;
   /** The reason of the last Wait sent since it was last busy, so Waits are not repeated. */
   waiting: WaitReason | null;
+  /**
+   * The strategy quarantined this worker (a result refused as
+   * DUEL_ERR_QUARANTINED): it gets no more tasks, so its shards go to the
+   * other workers instead of to a worker whose every result is thrown away.
+   */
+  benched?: boolean;
 }
 
 /** One sending of a task: a shard may have several (reassignment), each with its own taskId. */
