@@ -3,20 +3,21 @@ import { runDuel } from '../support/cli';
 import { BYZANTINE, RING8_SHORT } from './steps';
 
 /**
- * 30% Byzantine workers (3 of 10 real `duel worker` processes), each sending,
- * task by task, one of: the sign-flipped gradient, the gradient ×100, the
- * gradient plus Gaussian noise of 100× its RMS, and (in the second run) ALIE
- * ("a little is enough", Baruch et al. 2019: μ − zσ per coordinate, inside
- * the honest spread).
+ * 30% Byzantine workers (3 of 10 real `duel worker` processes). Three attacked
+ * trainings: each attacker sending, task by task, one of the sign-flipped
+ * gradient, the gradient ×100 and the gradient plus Gaussian noise of 100×
+ * its RMS; the same with ALIE ("a little is enough", Baruch et al. 2019:
+ * μ − zσ per coordinate, inside the honest spread) as a fourth choice; and
+ * ALIE alone, an attacker that is never loud.
  *
  * The issue's bar: with the robust strategy ring8 meets its clean bar
  * (RING8_SHORT: 8/8 modes, hq ≥ 0.62 at 2000 steps), and with the plain mean
- * it visibly fails; both are asserted. The robust strategy is the norm
- * screen, a 30%-trimmed mean (Yin et al. 2018) and the screen's quarantine
- * (strikes=3): the attackers are quarantined (and only they), and what they
- * send between their loud updates (sign flips, ALIE) goes with them. See
- * BYZANTINE in steps.ts for the measurements and for what this does not
- * cover (an attacker that only ever sends ALIE).
+ * it visibly fails; both are asserted. The robust strategy (BYZANTINE.robust)
+ * is the norm screen with its quarantine (strikes=3: the loud attackers, and
+ * only they, are quarantined and benched, and what they send between their
+ * loud updates goes with them), the history screen (which finds the quiet
+ * attacker by what its updates add up to) and a 30%-trimmed mean (Yin et al.
+ * 2018). See BYZANTINE in steps.ts for the measurements.
  */
 interface Summary {
   quality: { modes: number; hq: number; reverseKL: number };
@@ -30,7 +31,7 @@ async function attacked(strategy: string, attacks: string): Promise<Summary> {
   const r = await runDuel(
     ['train', '--dataset', 'ring8', '--workers', String(workers), '--attackers', String(attackers), '--attack', attacks,
       '--attack-z', BYZANTINE.alieZ.toFixed(3), '--strategy', strategy, '--steps', String(RING8_SHORT.steps), '--seed', String(seed), ...RING8_SHORT.args, '--json'],
-    // About 6 minutes for two such trainings at once on 2 idle cores (measured 2026-12-03; 10 before the wasm matmul change).
+    // About 19 minutes for the four trainings at once on 2 idle cores (measured 2026-12-03; ALIE computes 5 gradients a task).
     { timeoutMs: 2_400_000, env: { DUEL_ALLOW_ATTACKS: '1' } },
   );
   expect(r.code, r.stderr.slice(-3000)).toBe(0);
@@ -48,11 +49,12 @@ const meetsBar = (q: Summary['quality']) => q.modes >= RING8_SHORT.modes && q.hq
 const flagged = (s: Summary, code: string) => s.workerStats.filter((w) => (w.rejectedByCode[code] ?? 0) > 0);
 
 describe(`ring8 with ${BYZANTINE.attackers} of ${BYZANTINE.workers} workers Byzantine, ${RING8_SHORT.steps} steps`, () => {
-  it(`${BYZANTINE.robust} meets the clean bar under ${BYZANTINE.attacks} and under ${BYZANTINE.allAttacks}; the plain mean collapses`, async () => {
-    // The three trainings at once: on 2 cores about as long as one after the other, under the same load.
-    const [loud, withAlie, plain] = await Promise.all([
+  it(`${BYZANTINE.robust} meets the clean bar under ${BYZANTINE.attacks}, under ${BYZANTINE.allAttacks} and under ${BYZANTINE.quiet} alone; the plain mean collapses`, async () => {
+    // The four trainings at once: on 2 cores about as long as one after the other, under the same load.
+    const [loud, withAlie, quiet, plain] = await Promise.all([
       attacked(BYZANTINE.robust, BYZANTINE.attacks),
       attacked(BYZANTINE.robust, BYZANTINE.allAttacks),
+      attacked(BYZANTINE.robust, BYZANTINE.quiet),
       attacked('mean', BYZANTINE.attacks),
     ]);
     for (const robust of [loud, withAlie]) {
@@ -62,6 +64,9 @@ describe(`ring8 with ${BYZANTINE.attackers} of ${BYZANTINE.workers} workers Byza
       expect(flagged(robust, 'DUEL_ERR_QUARANTINED'), stats).toHaveLength(BYZANTINE.attackers);
       expect(flagged(robust, 'DUEL_ERR_OUTLIER'), stats).toHaveLength(BYZANTINE.attackers);
     }
+    // ALIE alone never trips the norm screen, so nobody is quarantined: the history screen has to find the attackers.
+    expect(meetsBar(quiet.quality), JSON.stringify(quiet.quality)).toBe(true);
+    expect(flagged(quiet, 'DUEL_ERR_QUARANTINED')).toHaveLength(0);
     // Visibly fails: far below the bar.
     expect(meetsBar(plain.quality), JSON.stringify(plain.quality)).toBe(false);
     expect(plain.quality.hq, JSON.stringify(plain.quality)).toBeLessThan(BYZANTINE.meanCeiling);

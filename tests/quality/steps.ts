@@ -34,37 +34,45 @@ export const RING8_SHORT = { steps: 2000, modes: 8, hq: 0.62, args: ['--latent-d
  * z_max(n = 10, f = 3) of Baruch et al. 2019. Each attacker picks its attack
  * task by task from the list.
  *
- * The robust rule: norm screen (10× the round's median), a 30%-trimmed mean
- * (Yin et al. 2018), and the screen's quarantine (`strikes=3`): a worker whose
- * updates failed the screen 3 times has every later update refused
- * (DUEL_ERR_QUARANTINED). Measured 2026-12-03, 2000 steps, seed 1:
+ * The robust rule: norm screen (10× the round's median), the screen's
+ * quarantine (`strikes=3`: a worker whose updates failed the screen 3 times
+ * has every later update refused, DUEL_ERR_QUARANTINED, and is benched), the
+ * history screen (`history=6`, SafeguardSGD-style drift score) and a
+ * 30%-trimmed mean (Yin et al. 2018). Measured 2026-12-03, 2000 steps, seed 1:
  *
- * - in one process (`duel local --shards 10 --attackers 3`, same attacks,
- *   same rules): with quarantine 8/8, hq 0.688 (signflip, ×100, noise) and
- *   0.698 (with ALIE as well); without it 0.585; plain mean 7 modes, 0.046;
- *   no attack, trimmed mean 0.740.
- * - distributed, without quarantine: hq 0.506, 0.380, 0.364, 0.508, 0.610
- *   (which worker draws which attack varies with timing); with ALIE 6 modes,
- *   hq 0.084. Plain mean 0.073–0.102.
+ * - distributed, byzantine.test.ts (four trainings at once, 1126 s): 8/8, hq
+ *   0.656 (signflip, ×100, noise), 0.723 (with ALIE), 0.659 (ALIE alone:
+ *   nobody quarantined, the history screen rejected 3897–3899 of each
+ *   attacker's ~4000 updates, no honest one); plain mean 8 modes, 0.074.
+ * - the same without the history screen (`…:strikes=3`): 0.691 and 0.737
+ *   (three trainings at once); before benching (quarantined workers kept
+ *   their shards, all their results thrown away) 0.486 and 0.641.
+ * - in one process (`duel local --shards 10 --attackers 3`): `…:strikes=3`
+ *   0.688 and 0.698; ALIE alone 1 mode, hq 0.0004 without the history
+ *   screen, 0.686 with it; no quarantine, no history 0.585; mean 7 modes, 0.046.
+ * - distributed, without quarantine or history: hq 0.506, 0.380, 0.364, 0.508,
+ *   0.610; with ALIE 6 modes, 0.084. (The history screen's distributed runs
+ *   before 2026-12-03 measured the norm screen alone: the coordinator keyed
+ *   updates by taskId, so it never saw a worker twice.)
  *
- * Why quarantine is what works here: with 25-sample shards each coordinate's
+ * Why memory is what works here: with 25-sample shards each coordinate's
  * honest spread is several times its signal, so a sign flip or ALIE inside a
- * trimmed mean cannot be told from noise in any one round and shrinks the
- * signal. An attacker that is loud even 3 times has given itself away, and
- * its quiet rounds go with it. What it does NOT cover: an attacker that only
- * ever sends ALIE never trips the screen and is left to the trimmed mean
- * (see README). Tried and dropped before: a cosine screen against the
- * leave-one-out median (FLTrust-style) rejected 26% of honest updates, hq
- * 0.073; worker momentum (El Mhamdi et al. 2021) broke clean GAN training;
- * the history (drift) screen, hq 0.430–0.581.
+ * trimmed mean cannot be told from noise in any one round. An attacker that
+ * is loud even 3 times has given itself away, and its quiet rounds go with
+ * it; a quiet one's bias adds up over rounds where honest noise cancels.
+ * Tried and dropped: a cosine screen against the leave-one-out median
+ * (FLTrust-style) rejected 26% of honest updates, hq 0.073; worker momentum
+ * (El Mhamdi et al. 2021) broke clean GAN training.
  */
 export const BYZANTINE = {
   workers: 10,
   attackers: 3,
   seed: 1,
   alieZ: 0.524,
-  robust: 'trimmed-mean:beta=0.3:screen=10:strikes=3',
+  robust: 'trimmed-mean:beta=0.3:screen=10:strikes=3:history=6',
   attacks: 'signflip,scale100,noise',
   allAttacks: 'signflip,scale100,noise,alie',
+  /** The quiet attacker: never loud, so never quarantined; left to the history screen. */
+  quiet: 'alie',
   meanCeiling: 0.2,
 } as const;
