@@ -70,3 +70,37 @@ describe('RunRecorder.restore (the metrics history after a resume)', () => {
     expect(r.latest).toEqual({ step: 12, dLoss: null, gLoss: null, dReal: null, dFake: null, imgsPerSec: 0 });
   });
 });
+
+describe('RunRecorder rates', () => {
+  it('equal the samples of the last 10 s over their span, overall and per worker, as a naive filter computes them', () => {
+    const r = new RunRecorder();
+    const log: { t: number; n: number; id?: string }[] = [];
+    const naive = (now: number, id?: string) => {
+      const es = log.filter((e) => now - e.t <= 10_000 && e.id === id);
+      return es.length ? Math.round((es.reduce((s, e) => s + e.n, 0) * 1000) / Math.max(1000, now - es[0].t)) : 0;
+    };
+    r.join('a', 'node', 'wasm', 'cpu');
+    r.join('b', 'node', 'wasm', 'cpu');
+    let t = 0;
+    let seed = 1;
+    const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+    for (let i = 0; i < 3000; i++) {
+      t += Math.floor(rand() * 40); // bursts and gaps, sometimes longer than the window
+      if (i % 700 === 699) t += 12_000;
+      const id = rand() < 0.5 ? 'a' : rand() < 0.8 ? 'b' : undefined;
+      const n = Math.floor(rand() * 256);
+      if (id) {
+        r.contributed(id, n, t);
+        log.push({ t, n, id });
+      } else {
+        r.metrics({ phase: i % 2 ? 'G' : 'D', step: i, loss: 1, dReal: 0.5, dFake: 0.5, samples: n }, t);
+        log.push({ t, n });
+        expect(r.latest.imgsPerSec).toBe(naive(t));
+      }
+      if (i % 97 === 0) {
+        const ws = r.workers(['a', 'b'], t);
+        expect(ws.map((w) => w.imgsPerSec)).toEqual([naive(t, 'a'), naive(t, 'b')]);
+      }
+    }
+  });
+});

@@ -25,7 +25,11 @@ const RATE_WINDOW_MS = 10_000;
  */
 export class RunRecorder {
   private readonly workersById = new Map<string, WorkerStats>();
+  /** Samples in the rate window, oldest first; `head` is the first live entry (trimmed lazily, not spliced per call). */
   private readonly sampleLog: { t: number; n: number; workerId?: string }[] = [];
+  private head = 0;
+  /** Running sums over the live entries, overall (no workerId) and per worker, so a rate is O(1). */
+  private readonly windowSum = new Map<string | undefined, { n: number; first: number }>();
   readonly history: HistoryPoint[] = [];
   latest: LatestMetrics = { step: 0, dLoss: null, gLoss: null, dReal: null, dFake: null, imgsPerSec: 0 };
   private readonly maxHistory = 2000;
@@ -77,13 +81,13 @@ export class RunRecorder {
       w.credit += samples;
       w.lastSeen = now;
     }
-    this.sampleLog.push({ t: now, n: samples, workerId: id });
+    this.log(now, samples, id);
   }
 
   metrics(m: MetricsCommand, now = Date.now()): void {
     if (m.phase === 'D') Object.assign(this.latest, { dLoss: m.loss, dReal: m.dReal });
     else Object.assign(this.latest, { gLoss: m.loss, dFake: m.dFake, step: m.step });
-    this.sampleLog.push({ t: now, n: m.samples });
+    this.log(now, m.samples);
     this.trim(now);
     this.latest.imgsPerSec = this.rate(now);
     if (m.phase === 'G') {
@@ -122,17 +126,42 @@ export class RunRecorder {
     return [...this.workersById.values()].map((w) => ({ ...w, connected: live.has(w.id), imgsPerSec: this.rate(now, w.id) }));
   }
 
+  private log(t: number, n: number, workerId?: string): void {
+    this.sampleLog.push(workerId === undefined ? { t, n } : { t, n, workerId });
+    const w = this.windowSum.get(workerId);
+    if (w) w.n += n;
+    else this.windowSum.set(workerId, { n, first: t });
+  }
+
+  /** Drops entries older than the window from the running sums (amortised O(1) per entry). */
   private trim(now: number): void {
-    let i = 0;
-    while (i < this.sampleLog.length && now - this.sampleLog[i].t > RATE_WINDOW_MS) i++;
-    if (i) this.sampleLog.splice(0, i);
+    const log = this.sampleLog;
+    while (this.head < log.length && now - log[this.head].t > RATE_WINDOW_MS) {
+      const e = log[this.head++];
+      const w = this.windowSum.get(e.workerId)!;
+      w.n -= e.n;
+    }
+    // The oldest live entry of a key starts its span: look again only for keys whose first entry went
+    // (entries are in time order, so a live entry is newer than every trimmed one).
+    const oldest = this.head < log.length ? log[this.head].t : Infinity;
+    for (const [key, w] of this.windowSum) {
+      if (w.first >= oldest) continue;
+      let i = this.head;
+      while (i < log.length && log[i].workerId !== key) i++;
+      if (i < log.length) w.first = log[i].t;
+      else this.windowSum.delete(key);
+    }
+    if (this.head > 1024 && this.head * 2 > log.length) {
+      log.splice(0, this.head);
+      this.head = 0;
+    }
   }
 
   /** Samples per second over the window: overall (entries without workerId) or per worker. */
   private rate(now: number, workerId?: string): number {
-    const entries = this.sampleLog.filter((e) => (workerId ? e.workerId === workerId : e.workerId === undefined));
-    if (entries.length === 0) return 0;
-    const span = Math.max(1000, now - entries[0].t);
-    return Math.round((entries.reduce((s, e) => s + e.n, 0) * 1000) / span);
+    const w = this.windowSum.get(workerId);
+    if (!w || w.n <= 0) return 0;
+    const span = Math.max(1000, now - w.first);
+    return Math.round((w.n * 1000) / span);
   }
 }
