@@ -4,11 +4,12 @@ import { BYZANTINE, RING8_SHORT } from './steps';
 
 /**
  * 30% Byzantine workers (3 of 10 real `duel worker` processes). Three attacked
- * trainings: each attacker sending, task by task, one of the sign-flipped
- * gradient, the gradient ×100 and the gradient plus Gaussian noise of 100×
- * its RMS; the same with ALIE ("a little is enough", Baruch et al. 2019:
- * μ − zσ per coordinate, inside the honest spread) as a fourth choice; and
- * ALIE alone, an attacker that is never loud.
+ * trainings: the robust strategy with each attacker sending, task by task,
+ * one of the sign-flipped gradient, the gradient ×100, the gradient plus
+ * Gaussian noise of 100× its RMS and ALIE ("a little is enough", Baruch et al.
+ * 2019: μ − zσ per coordinate, inside the honest spread); the robust strategy
+ * against ALIE alone, an attacker that is never loud; and the plain mean
+ * under the three loud attacks.
  *
  * The issue's bar: with the robust strategy ring8 meets its clean bar
  * (RING8_SHORT: 8/8 modes, hq ≥ 0.62 at 2000 steps), and with the plain mean
@@ -31,7 +32,7 @@ async function attacked(strategy: string, attacks: string): Promise<Summary> {
   const r = await runDuel(
     ['train', '--dataset', 'ring8', '--workers', String(workers), '--attackers', String(attackers), '--attack', attacks,
       '--attack-z', BYZANTINE.alieZ.toFixed(3), '--strategy', strategy, '--steps', String(RING8_SHORT.steps), '--seed', String(seed), ...RING8_SHORT.args, '--json'],
-    // About 19 minutes for the four trainings at once on 2 idle cores (measured 2026-12-03; ALIE computes 5 gradients a task).
+    // About 19 minutes for four such trainings at once on 2 idle cores (measured 2026-12-03; ALIE computes 5 gradients a task).
     { timeoutMs: 2_400_000, env: { DUEL_ALLOW_ATTACKS: '1' } },
   );
   expect(r.code, r.stderr.slice(-3000)).toBe(0);
@@ -49,21 +50,20 @@ const meetsBar = (q: Summary['quality']) => q.modes >= RING8_SHORT.modes && q.hq
 const flagged = (s: Summary, code: string) => s.workerStats.filter((w) => (w.rejectedByCode[code] ?? 0) > 0);
 
 describe(`ring8 with ${BYZANTINE.attackers} of ${BYZANTINE.workers} workers Byzantine, ${RING8_SHORT.steps} steps`, () => {
-  it(`${BYZANTINE.robust} meets the clean bar under ${BYZANTINE.attacks}, under ${BYZANTINE.allAttacks} and under ${BYZANTINE.quiet} alone; the plain mean collapses`, async () => {
-    // The four trainings at once: on 2 cores about as long as one after the other, under the same load.
-    const [loud, withAlie, quiet, plain] = await Promise.all([
-      attacked(BYZANTINE.robust, BYZANTINE.attacks),
+  it(`${BYZANTINE.robust} meets the clean bar under ${BYZANTINE.allAttacks} and under ${BYZANTINE.quiet} alone; the plain mean collapses under ${BYZANTINE.attacks}`, async () => {
+    // The three trainings at once: on 2 cores about as long as one after the other, under the same load.
+    // The mixed run has every attack the issue names; the loud ones alone (BYZANTINE.attacks) measured the same
+    // way (steps.ts) and are what the plain mean gets.
+    const [mixed, quiet, plain] = await Promise.all([
       attacked(BYZANTINE.robust, BYZANTINE.allAttacks),
       attacked(BYZANTINE.robust, BYZANTINE.quiet),
       attacked('mean', BYZANTINE.attacks),
     ]);
-    for (const robust of [loud, withAlie]) {
-      expect(meetsBar(robust.quality), JSON.stringify(robust.quality)).toBe(true);
-      // The screen caught loud updates, and exactly the attackers ended in quarantine.
-      const stats = JSON.stringify(robust.workerStats.map((w) => [w.id, w.rejectedByCode]));
-      expect(flagged(robust, 'DUEL_ERR_QUARANTINED'), stats).toHaveLength(BYZANTINE.attackers);
-      expect(flagged(robust, 'DUEL_ERR_OUTLIER'), stats).toHaveLength(BYZANTINE.attackers);
-    }
+    expect(meetsBar(mixed.quality), JSON.stringify(mixed.quality)).toBe(true);
+    // The screen caught loud updates, and exactly the attackers ended in quarantine.
+    const stats = JSON.stringify(mixed.workerStats.map((w) => [w.id, w.rejectedByCode]));
+    expect(flagged(mixed, 'DUEL_ERR_QUARANTINED'), stats).toHaveLength(BYZANTINE.attackers);
+    expect(flagged(mixed, 'DUEL_ERR_OUTLIER'), stats).toHaveLength(BYZANTINE.attackers);
     // ALIE alone never trips the norm screen, so nobody is quarantined: the history screen has to find the attackers.
     expect(meetsBar(quiet.quality), JSON.stringify(quiet.quality)).toBe(true);
     expect(flagged(quiet, 'DUEL_ERR_QUARANTINED')).toHaveLength(0);
