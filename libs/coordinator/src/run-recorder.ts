@@ -25,11 +25,11 @@ const RATE_WINDOW_MS = 10_000;
  */
 export class RunRecorder {
   private readonly workersById = new Map<string, WorkerStats>();
-  /** Samples in the rate window, oldest first; `head` is the first live entry (trimmed lazily, not spliced per call). */
-  private readonly sampleLog: { t: number; n: number; workerId?: string }[] = [];
-  private head = 0;
-  /** Running sums over the live entries, overall (no workerId) and per worker, so a rate is O(1). */
-  private readonly windowSum = new Map<string | undefined, { n: number; first: number }>();
+  /**
+   * The rate window: per key (undefined = overall, else a worker id) its samples in time order from `head`,
+   * and their running sum, so a rate is O(1) and trimming O(1) per entry.
+   */
+  private readonly windows = new Map<string | undefined, { log: { t: number; n: number }[]; head: number; sum: number }>();
   readonly history: HistoryPoint[] = [];
   latest: LatestMetrics = { step: 0, dLoss: null, gLoss: null, dReal: null, dFake: null, imgsPerSec: 0 };
   private readonly maxHistory = 2000;
@@ -127,41 +127,29 @@ export class RunRecorder {
   }
 
   private log(t: number, n: number, workerId?: string): void {
-    this.sampleLog.push(workerId === undefined ? { t, n } : { t, n, workerId });
-    const w = this.windowSum.get(workerId);
-    if (w) w.n += n;
-    else this.windowSum.set(workerId, { n, first: t });
+    let w = this.windows.get(workerId);
+    if (!w) this.windows.set(workerId, (w = { log: [], head: 0, sum: 0 }));
+    w.log.push({ t, n });
+    w.sum += n;
   }
 
-  /** Drops entries older than the window from the running sums (amortised O(1) per entry). */
+  /** Drops samples older than the window, and the keys left with none. */
   private trim(now: number): void {
-    const log = this.sampleLog;
-    while (this.head < log.length && now - log[this.head].t > RATE_WINDOW_MS) {
-      const e = log[this.head++];
-      const w = this.windowSum.get(e.workerId)!;
-      w.n -= e.n;
-    }
-    // The oldest live entry of a key starts its span: look again only for keys whose first entry went
-    // (entries are in time order, so a live entry is newer than every trimmed one).
-    const oldest = this.head < log.length ? log[this.head].t : Infinity;
-    for (const [key, w] of this.windowSum) {
-      if (w.first >= oldest) continue;
-      let i = this.head;
-      while (i < log.length && log[i].workerId !== key) i++;
-      if (i < log.length) w.first = log[i].t;
-      else this.windowSum.delete(key);
-    }
-    if (this.head > 1024 && this.head * 2 > log.length) {
-      log.splice(0, this.head);
-      this.head = 0;
+    for (const [key, w] of this.windows) {
+      while (w.head < w.log.length && now - w.log[w.head].t > RATE_WINDOW_MS) w.sum -= w.log[w.head++].n;
+      if (w.head === w.log.length) this.windows.delete(key);
+      else if (w.head > 1024 && w.head * 2 > w.log.length) {
+        w.log.splice(0, w.head);
+        w.head = 0;
+      }
     }
   }
 
   /** Samples per second over the window: overall (entries without workerId) or per worker. */
   private rate(now: number, workerId?: string): number {
-    const w = this.windowSum.get(workerId);
-    if (!w || w.n <= 0) return 0;
-    const span = Math.max(1000, now - w.first);
-    return Math.round((w.n * 1000) / span);
+    const w = this.windows.get(workerId);
+    if (!w || w.sum <= 0) return 0;
+    const span = Math.max(1000, now - w.log[w.head].t);
+    return Math.round((w.sum * 1000) / span);
   }
 }
