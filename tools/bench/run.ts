@@ -16,6 +16,7 @@ import { wireFigures } from './fig-wire';
 import { volunteerFigure } from './fig-volunteer';
 import { loadFigure } from './fig-load';
 import { recoveryFigure } from './fig-recovery';
+import { mnistCodecFigure } from './fig-mnist-codecs';
 import { log, machine, ROOT, type Section } from './common';
 
 interface Flags {
@@ -82,6 +83,7 @@ async function main(): Promise<void> {
     [9, '9. Volunteer', () => volunteerFigure(m, f.quick)],
     [10, '10. Load', () => loadFigure(m, f.quick)],
     [11, '11. Recovery', () => recoveryFigure(m)],
+    [12, '12. Wire, MNIST', () => mnistCodecFigure(m, f.quick)],
   ];
   for (const [n, title, run] of figures) {
     if (!want(n)) continue;

@@ -62,9 +62,10 @@ function meanInto(dst: Float32Array, src: readonly Float32Array[], norm: readonl
   const len = dst.length;
   const n = src.length;
   if (n === 1) {
-    // One update needs no accumulator; `0 +` keeps −0 → +0 as the running sum would.
     const a = src[0];
     const w = norm[0];
+    if (w === 1) return copyPositiveZero(dst, a);
+    // One update needs no accumulator; `0 +` keeps −0 → +0 as the running sum would.
     for (let i = 0; i < len; i++) dst[i] = 0 + w * a[i];
     return;
   }
@@ -87,6 +88,21 @@ function meanInto(dst: Float32Array, src: readonly Float32Array[], norm: readonl
     }
     for (let i = start; i < end; i++) dst[i] = acc[i - start] + wl * last[i];
   }
+}
+
+const NEGATIVE_ZERO_BITS = -0x80000000;
+
+/**
+ * dst = 0 + 1·a, the one-update mean (a round of one worker, or one shard):
+ * a native copy, then −0 → +0 (what the float64 sum would give) found with
+ * native `indexOf` on the bits. On 1.49M values (the `mlp` G) 2.3× faster
+ * than the JS loop with one −0 in 5000, 1.2× with one in 50 (a micro-run,
+ * 2026-12-03, Node 20); the loop converts every value to float64 and back.
+ */
+function copyPositiveZero(dst: Float32Array, a: Float32Array): void {
+  dst.set(a);
+  const bits = new Int32Array(dst.buffer, dst.byteOffset, dst.length);
+  for (let i = bits.indexOf(NEGATIVE_ZERO_BITS); i >= 0; i = bits.indexOf(NEGATIVE_ZERO_BITS, i + 1)) bits[i] = 0;
 }
 
 /** Sorts `a[0..n)` ascending; insertion sort, as n (the worker count) is small. */

@@ -12,6 +12,7 @@ import type { CoordinatorOptions } from './coordinator.options';
 import { CoordinatorService } from './coordinator.service';
 import { serveWebAssets } from './web-assets';
 import { frameParser } from './message-parser';
+import { tuneHeapForCoordinator } from './gc-tuning';
 
 export interface RunningCoordinator {
   app: INestApplication;
@@ -28,6 +29,7 @@ export interface RunningCoordinator {
  * is decoded and validated against the run's tensor layout.
  */
 export async function startCoordinator(opts: CoordinatorOptions, logLevels: LogLevel[] = ['error', 'warn']): Promise<RunningCoordinator> {
+  tuneHeapForCoordinator();
   // The store opens first: a resumed run sets opts.run from its checkpoint before the module is built.
   const recovery = await prepareRecovery(opts);
   const root = withRecovery(CoordinatorModule.forRoot(opts, logLevels), recovery, { providers: [Checkpointer], controllers: [RecoveryController] });

@@ -60,7 +60,8 @@ export class CoordinatorService implements OnModuleInit, OnModuleDestroy {
   readonly layout: GanLayout;
   readonly state: TrainingState;
   private rounds!: RoundState;
-  private readonly weightsCache = new WeightsBroadcastCache();
+  /** Its buffers are reused once the sockets' writes of them are done (WorkerConnections leases them). */
+  private readonly weightsCache: WeightsBroadcastCache;
   private readonly sampler: GanModel;
   private ticker: NodeJS.Timeout | null = null;
   private nextWorker = 1;
@@ -77,6 +78,7 @@ export class CoordinatorService implements OnModuleInit, OnModuleDestroy {
     @Inject(Checkpointer) private readonly checkpointer: Checkpointer,
     @Inject(WorkerIdentity) private readonly identity: WorkerIdentity,
   ) {
+    this.weightsCache = new WeightsBroadcastCache(conns.leases);
     const spec = ganSpecFor(opts.run);
     this.sampler = new GanModel(spec);
     this.layout = this.sampler.layout;

@@ -6,8 +6,24 @@ import { MAX_BUFFERED_BYTES, SLOW_SOCKET_BYTES, WorkerConnections } from './work
 /** A socket double: records what is sent; bufferedAmount is set by the test. */
 function fakeSocket() {
   const sent: Uint8Array[] = [];
-  const ws = { OPEN: 1, readyState: 1, bufferedAmount: 0, terminated: false, send: (b: Uint8Array) => sent.push(b), close: () => undefined, terminate() { this.terminated = true; this.readyState = 3; } };
-  return { ws, sent };
+  /** The write callbacks ws.send was given, in order: the test decides when the socket has written. */
+  const written: (() => void)[] = [];
+  const ws = {
+    OPEN: 1,
+    readyState: 1,
+    bufferedAmount: 0,
+    terminated: false,
+    send: (b: Uint8Array, _opts: unknown, cb?: () => void) => {
+      sent.push(b);
+      if (cb) written.push(cb);
+    },
+    close: () => undefined,
+    terminate() {
+      this.terminated = true;
+      this.readyState = 3;
+    },
+  };
+  return { ws, sent, written };
 }
 
 describe('WorkerConnections backpressure', () => {
@@ -41,6 +57,23 @@ describe('WorkerConnections backpressure', () => {
     expect(slow.sent).toEqual([g2, d1]);
     conns.flushDrained();
     expect(slow.sent).toHaveLength(2);
+  });
+
+  it('leases every buffer it writes until the socket calls back, and pins what it keeps for later', () => {
+    const { conns, fast, slow } = setup();
+    const g = new Uint8Array([1]);
+    conns.broadcast(g, 'G');
+    expect(conns.leases.isFree(g)).toBe(false); // both sockets are writing it
+    fast.written.shift()!();
+    expect(conns.leases.isFree(g)).toBe(false);
+    slow.written.shift()!();
+    expect(conns.leases.isFree(g)).toBe(true);
+    slow.ws.bufferedAmount = SLOW_SOCKET_BYTES + 1;
+    const kept = new Uint8Array([2]);
+    conns.broadcast(kept, 'G'); // the slow socket keeps it in pending
+    fast.written.shift()!();
+    expect(conns.leases.isPinned(kept)).toBe(true);
+    expect(conns.leases.isFree(kept)).toBe(false);
   });
 
   it('sends skipped weights before the next frame to that socket, so a task never overtakes its weights', () => {

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { WebSocket } from 'ws';
-import type { SessionPhase, WorkerKind } from '@duel/protocol';
+import { BufferLeases, type SessionPhase, type WorkerKind } from '@duel/protocol';
 import type { ConnectionBudget } from './connection-guard';
 import { MetricsService } from './metrics.service';
 
@@ -50,6 +50,8 @@ export const MAX_BUFFERED_BYTES = 4 * SLOW_SOCKET_BYTES;
 export class WorkerConnections {
   private readonly bySocket = new Map<WebSocket, Connection>();
   private readonly byWorker = new Map<string, Connection>();
+  /** Which sent buffers sockets still read (the weights cache reuses the others). */
+  readonly leases = new BufferLeases();
 
   constructor(@Inject(MetricsService) private readonly metrics: MetricsService) {}
 
@@ -148,10 +150,16 @@ export class WorkerConnections {
     const c = this.byWorker.get(workerId);
     if (!c) return false;
     if (c.parked) {
-      (c.pending ??= new Map()).set(key, bytes);
+      this.hold(c, key, bytes);
       return true;
     }
     return this.sendTo(c, bytes);
+  }
+
+  /** Keeps `bytes` as the latest of `key` for a parked or slow socket; kept for later, the buffer is never reused. */
+  private hold(c: Connection, key: string, bytes: Uint8Array): void {
+    this.leases.pin(bytes);
+    (c.pending ??= new Map()).set(key, bytes);
   }
 
   private flush(c: Connection): void {
@@ -162,7 +170,8 @@ export class WorkerConnections {
 
   private write(c: Connection, bytes: Uint8Array): void {
     if (c.ws.readyState !== c.ws.OPEN) return;
-    c.ws.send(bytes, { binary: true, compress: false });
+    // ws calls back once the socket has written the bytes, or with an error if it closed first.
+    c.ws.send(bytes, { binary: true, compress: false }, this.leases.lease(bytes));
     c.bytesOut += bytes.byteLength;
     this.metrics.bytesOut.inc(bytes.byteLength);
   }
@@ -175,10 +184,10 @@ export class WorkerConnections {
   broadcast(bytes: Uint8Array, key = 'broadcast'): string[] {
     const skipped: string[] = [];
     for (const [id, c] of this.byWorker) {
-      if (c.parked) (c.pending ??= new Map()).set(key, bytes);
+      if (c.parked) this.hold(c, key, bytes);
       else if (c.ws.bufferedAmount > SLOW_SOCKET_BYTES) {
         skipped.push(id);
-        (c.pending ??= new Map()).set(key, bytes);
+        this.hold(c, key, bytes);
       } else this.sendTo(c, bytes);
     }
     return skipped;

@@ -1,6 +1,6 @@
 import { DuelError, ErrorCodes, Rng } from '@duel/util';
 import { describe, expect, it } from 'vitest';
-import { decodeFrame, decodeFrameDetailed, encodeFrame, encodeWeightsOnce, WeightsBroadcastCache } from './codec';
+import { BufferLeases, decodeFrame, decodeFrameDetailed, encodeFrame, encodeFrameInto, encodeWeightsOnce, WeightsBroadcastCache } from './codec';
 import { FRAME_TYPES, makeFrame, type CoordinatorFrameType, type Frame, type FrameSender, type ResultFrame, type WeightsFrame } from './frames';
 import { randomWeights, sampleFrames, TEST_LAYOUT } from './test-frames';
 
@@ -117,6 +117,48 @@ describe('weights broadcast', () => {
     expect(cache.get('G', 2, source).version).toBe(2);
     cache.get('D', 1, () => randomWeights(TEST_LAYOUT.D, new Rng(1)));
     expect(encodes).toBe(2);
-    expect(cache.get('G', 2, source).bytes).not.toBe(first.bytes);
+    expect(cache.get('G', 2, source).version).toBe(2);
+  });
+
+  it('encodes into a reused buffer byte for byte as into a fresh one, whatever the buffer held', () => {
+    const frame: WeightsFrame = { t: 'weights', net: 'G', version: 3, tensors };
+    const fresh = encodeFrame(frame);
+    const dirty = new Uint8Array(fresh.length).fill(0xa5);
+    const out = encodeFrameInto(frame, dirty);
+    expect(out).toBe(dirty);
+    expect(Buffer.compare(out, fresh)).toBe(0);
+    // A version whose header is a byte longer still fits the same aligned size, and its padding is zeroed.
+    const later: WeightsFrame = { ...frame, version: 300 };
+    expect(Buffer.compare(encodeFrameInto(later, out), encodeFrame(later))).toBe(0);
+    // A buffer of another size is not used.
+    const small = new Uint8Array(fresh.length - 8);
+    expect(encodeFrameInto(frame, small)).not.toBe(small);
+  });
+
+  it('the cache reuses an old version\'s buffer only when no write holds it and nothing pinned it', () => {
+    const leases = new BufferLeases();
+    const cache = new WeightsBroadcastCache(leases);
+    const v1 = cache.get('G', 1, () => tensors).bytes;
+    const done1 = leases.lease(v1); // a socket is still writing version 1
+    const v2 = cache.get('G', 2, () => tensors).bytes; // v1 was the latest until now: a fresh buffer
+    const v3 = cache.get('G', 3, () => tensors).bytes; // v1 still in flight: fresh again
+    expect(new Set([v1, v2, v3]).size).toBe(3);
+    done1();
+    done1(); // a second call changes nothing
+    leases.pin(v2); // a parked socket keeps version 2 for later
+    const v4 = cache.get('G', 4, () => tensors).bytes;
+    expect(v4).toBe(v1);
+    expect((decodeFrame(v4, ctx) as WeightsFrame).version).toBe(4);
+    const v5 = cache.get('G', 5, () => tensors).bytes; // v2 pinned, v3 free
+    expect(v5).toBe(v3);
+    expect((decodeFrame(v2, ctx) as WeightsFrame).version).toBe(2);
+    expect((decodeFrame(v5, ctx) as WeightsFrame).version).toBe(5);
+    // Two writes of one buffer: free only after both are done.
+    const a = leases.lease(v5);
+    const b = leases.lease(v5);
+    a();
+    expect(leases.isFree(v5)).toBe(false);
+    b();
+    expect(leases.isFree(v5)).toBe(true);
   });
 });

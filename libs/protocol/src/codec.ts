@@ -73,10 +73,22 @@ export function packHeader(value: object): Uint8Array {
  * the frame beyond tensor sizes (SHAPE_MISMATCH); the receiver does.
  */
 export function encodeFrame(frame: EncodableFrame): Uint8Array {
+  return encodeFrameInto(frame, null);
+}
+
+/**
+ * {@link encodeFrame}, written into `reuse` when it has exactly the frame's
+ * size (a weights broadcast of the same net and layout always has), else into
+ * a fresh buffer. Every byte of `reuse` is rewritten, padding included, so
+ * the result equals encodeFrame's byte for byte. Returns the buffer written.
+ */
+export function encodeFrameInto(frame: EncodableFrame, reuse: Uint8Array | null): Uint8Array {
   const { header, tensors, sectionBytes, descriptors } = encodeHeader(frame);
   const headerEnd = FRAME_PREFIX_BYTES + header.length;
   const sectionStart = tensors ? alignUp(headerEnd) : headerEnd;
-  const out = new Uint8Array(sectionStart + sectionBytes);
+  const size = sectionStart + sectionBytes;
+  const out = reuse && reuse.byteLength === size && reuse.byteOffset === 0 ? reuse : new Uint8Array(size);
+  if (out === reuse) zeroPadding(out, headerEnd, sectionStart, descriptors ?? []);
   out[0] = FRAME_MAGIC[0];
   out[1] = FRAME_MAGIC[1];
   out[2] = PROTOCOL_VERSION;
@@ -87,6 +99,15 @@ export function encodeFrame(frame: EncodableFrame): Uint8Array {
   return out;
 }
 
+/** Zeroes the bytes a frame leaves as padding: after the header, and after each tensor up to the next (or the end). */
+function zeroPadding(out: Uint8Array, headerEnd: number, sectionStart: number, descriptors: readonly TensorDescriptor[]): void {
+  out.fill(0, headerEnd, sectionStart);
+  descriptors.forEach((d, i) => {
+    const next = i + 1 < descriptors.length ? descriptors[i + 1].offset : out.byteLength - sectionStart;
+    out.fill(0, sectionStart + d.offset + d.length, sectionStart + next);
+  });
+}
+
 /** One encoded weights broadcast: encode once, `ws.send(bytes)` to every worker. Never mutate `bytes`. */
 export interface EncodedWeights {
   readonly net: Net;
@@ -94,30 +115,85 @@ export interface EncodedWeights {
   readonly bytes: Uint8Array;
 }
 
-export function encodeWeightsOnce(net: Net, version: number, tensors: NamedWeights): EncodedWeights {
+export function encodeWeightsOnce(net: Net, version: number, tensors: NamedWeights, reuse: Uint8Array | null = null): EncodedWeights {
   const frame: WeightsFrame = { t: 'weights', net, version, tensors };
-  return Object.freeze({ net, version, bytes: encodeFrame(frame) });
+  return Object.freeze({ net, version, bytes: encodeFrameInto(frame, reuse) });
+}
+
+/**
+ * Who still reads an encoded buffer. A socket write holds it from `ws.send`
+ * to the write's callback (Node keeps a reference to the bytes until the
+ * kernel has them); anything that keeps it for later (a parked or slow
+ * socket's pending weights) pins it for good, and it is left to the GC.
+ * Only a buffer with no writes in flight and no pin may be written again.
+ */
+export class BufferLeases {
+  private readonly inFlight = new WeakMap<Uint8Array, number>();
+  private readonly pinned = new WeakSet<Uint8Array>();
+
+  /** Marks one write of `bytes` in flight; call the returned function exactly once when it is done (or failed). */
+  lease(bytes: Uint8Array): () => void {
+    this.inFlight.set(bytes, (this.inFlight.get(bytes) ?? 0) + 1);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.inFlight.set(bytes, this.inFlight.get(bytes)! - 1);
+    };
+  }
+
+  /** `bytes` is kept somewhere untracked: never reuse it. */
+  pin(bytes: Uint8Array): void {
+    this.pinned.add(bytes);
+  }
+
+  isPinned(bytes: Uint8Array): boolean {
+    return this.pinned.has(bytes);
+  }
+
+  isFree(bytes: Uint8Array): boolean {
+    return !this.pinned.has(bytes) && (this.inFlight.get(bytes) ?? 0) === 0;
+  }
 }
 
 /**
  * Keeps the latest encoded weights per net, so a broadcast and every late
- * joiner's catch-up share one buffer per (net, version).
+ * joiner's catch-up share one buffer per (net, version). A new version is
+ * encoded into an older version's buffer once {@link BufferLeases} says no
+ * one reads it any more: in steady state a broadcast allocates nothing and
+ * writes into pages already mapped (two buffers per net alternate when the
+ * sockets keep up), instead of a fresh MB-sized buffer per net and step.
  */
 export class WeightsBroadcastCache {
   private readonly latest = new Map<Net, EncodedWeights>();
+  /** Earlier buffers per net, newest last, waiting for their writes to finish. */
+  private readonly retired = new Map<Net, Uint8Array[]>();
+
+  constructor(readonly leases = new BufferLeases()) {}
 
   get(net: Net, version: number, tensors: () => NamedWeights): EncodedWeights {
     const hit = this.latest.get(net);
     if (hit && hit.version === version) return hit;
-    const enc = encodeWeightsOnce(net, version, tensors());
+    // A pinned buffer is never free again: drop it rather than let it hold a slot.
+    const old = (this.retired.get(net) ?? []).filter((b) => !this.leases.isPinned(b));
+    const i = old.findIndex((b) => this.leases.isFree(b));
+    const reuse = i >= 0 ? old.splice(i, 1)[0] : null;
+    const enc = encodeWeightsOnce(net, version, tensors(), reuse);
+    if (hit) old.push(hit.bytes);
+    // A buffer still in flight after two newer versions is left to the GC.
+    if (old.length > MAX_RETIRED) old.shift();
+    this.retired.set(net, old);
     this.latest.set(net, enc);
     return enc;
   }
 
   clear(): void {
     this.latest.clear();
+    this.retired.clear();
   }
 }
+
+const MAX_RETIRED = 2;
 
 export interface DecodedFrame {
   frame: Frame;

@@ -12,6 +12,8 @@ export {
   FRAME_PREFIX_BYTES,
   TENSOR_FIELDS,
   WeightsBroadcastCache,
+  BufferLeases,
+  encodeFrameInto,
   type DecodedFrame,
   type EncodableFrame,
   type EncodedWeights,
