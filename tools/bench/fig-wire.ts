@@ -178,7 +178,7 @@ function wireSection(m: Machine, cfg: RunConfig, runs: CodecRun[], every: number
     '',
     sizeTable(),
     '',
-    'MNIST quality with a codec: not measured in this session (the MNIST runs of figure 2 take minutes per hundred steps here).',
+    'MNIST quality with each codec: figure 12 (`npm run bench -- --only 12`, one `duel train` per codec).',
     '',
     caption(m),
   ].join('\n');
