@@ -4,7 +4,7 @@ import { DuelError, ErrorCodes } from '@duel/util';
 /**
  * Heap growth for a parameter server (V8's `--heap-growing-percent`).
  *
- * The coordinator keeps a ~50 MB live heap (NestJS, tfjs-core, the code)
+ * The coordinator keeps a ~50 MB live heap (`mlp` on MNIST)
  * and moves MBs of frames per step whose backing stores live outside it. By
  * default V8 sets the next old-generation limit only ~1.45× above the live
  * size after each mark-compact; with the young generation grown to its
@@ -12,7 +12,7 @@ import { DuelError, ErrorCodes } from '@duel/util';
  * starts again at once, and each mark-compact frees almost nothing
  * (50.6 → 50.0 MB). Measured with `--trace-gc`, `mlp` on MNIST, 1 worker,
  * 40 steps: 35–43 mark-compacts at the default (~17 ms of GC per step, the
- * largest item in a CPU profile), 5 with 200% growth (limit 3× live).
+ * largest item in a CPU profile), 5–8 with 200% growth (limit 3× live).
  * The cost is heap headroom: up to ~3× the live heap before a collection.
  *
  * V8 reads this flag each time it sizes the heap after a GC, so setting it at
