@@ -54,6 +54,8 @@ export const RING8_SHORT = { steps: 2000, modes: 8, hq: 0.62, args: ['--latent-d
  *   0.723 above came from. Which shards the attackers hold follows the order
  *   the workers connect, so the mixed run's spread (0.57–0.74 so far) reaches
  *   below 0.62: 1 of the 6 mixed runs measured so far failed the CI gate.
+ *   The file now runs alone (vitest project `byzantine`); its first
+ *   fresh-clone `.ci/run` so: 0.738, mean 0.075.
  * - the same without the history screen (`…:strikes=3`): 0.691 and 0.737
  *   (three trainings at once); before benching (quarantined workers kept
  *   their shards, all their results thrown away) 0.486 and 0.641.
