@@ -8,6 +8,7 @@
  */
 import { resolveRunConfig } from '@duel/trainer';
 import { caption, fmt, lastJsonLine, log, spawnDuel, table, type Machine, type Section } from './common';
+import { stepFrameRatio } from './fig-wire';
 
 const CODECS = ['fp32', 'fp16', 'int8', 'topk:0.1'];
 const WORKERS = 2;
@@ -59,7 +60,8 @@ export async function mnistCodecFigure(m: Machine, quick: boolean): Promise<Sect
     `\`duel train --dataset mnist --workers ${WORKERS} --codec C --steps ${steps} --seed ${SEED} --json\`: the \`${cfg.model}\` model, batch ${cfg.batchSize}`,
     `(split over ${WORKERS} shards), Adam ${cfg.lrD} / β1 ${cfg.beta1}, wasm workers. The score is the run's own: the classifier score of 1,000`,
     'samples of the final G with the committed MNIST CNN (maximum 10; the real test images score 9.7, figure 2). The bar: at least',
-    `${KEEP} × fp32's score at the same step. Bytes per update on this layout: figure 7, \`mlp\` rows (fp16 0.5001, int8 0.2501, topk:0.1 0.2001).`,
+    `${KEEP} × fp32's score at the same step. Bytes per step on the \`${cfg.model}\` layout relative to fp32 (exact frame sizes, as figure 7's):`,
+    `${CODECS.slice(1).map((c) => `${c} ${fmt(stepFrameRatio(cfg.model, c), 4)}`).join(', ')}.`,
     `${quick ? '**--quick: 20 steps; the scores are not meaningful.**' : ''}`,
     '',
     table(['codec', 'steps', 'classifier score', 'ratio to fp32', 'bar met', 'run s', 'weights digest'], rows),

@@ -185,27 +185,29 @@ function wireSection(m: Machine, cfg: RunConfig, runs: CodecRun[], every: number
   return { title: '7. Wire: bytes per update per codec, and the quality reached (P4)', markdown, summary: `wire (bytes/update vs fp32): ${runs.map((r) => `${r.codec} ${fmt(r.bytesPerUpdate / fp32.bytesPerUpdate, 3)}`).join(', ')}` };
 }
 
+/** Bytes of one step's result frames (one D, one G: k = 1) of `model` with `codec`, relative to fp32 (exact; no training). */
+export function stepFrameRatio(model: string, codec: string): number {
+  const layout = ganLayout(resolveModel(model));
+  const sum = (spec: CodecSpec) => frameBytes(layout.D, 'D', spec) + frameBytes(layout.G, 'G', spec);
+  return sum(parseCodecSpec(codec)) / sum({ name: 'fp32' });
+}
+
 /** One D and one G result frame per model, encoded with each codec: bytes relative to fp32 (exact; no training). */
 function sizeTable(): string {
   const models = ['mlp2d', 'mlp', 'dcgan'].map((name) => ({ name, layout: ganLayout(resolveModel(name)) }));
   const rows = models.flatMap(({ name, layout }) => {
     const per = (c: CodecSpec) => (['D', 'G'] as const).map((net) => frameBytes(layout[net], net, c));
     const base = per({ name: 'fp32' });
-    const perStep = (xs: number[]) => xs[0] + xs[1];
     return [
       ...(['D', 'G'] as const).map((net, i) => [name, net, fmt(base[i] / 1e6, 4), ...CODECS.slice(1).map((c) => fmt(per(parseCodecSpec(c))[i] / base[i], 4))]),
-      [name, '**D + G (one step, k = 1)**', fmt(perStep(base) / 1e6, 4), ...CODECS.slice(1).map((c) => `**${fmt(perStep(per(parseCodecSpec(c))) / perStep(base), 4)}**`)],
+      [name, '**D + G (one step, k = 1)**', fmt((base[0] + base[1]) / 1e6, 4), ...CODECS.slice(1).map((c) => `**${fmt(stepFrameRatio(name, c), 4)}**`)],
     ];
   });
   return table(['model', 'result frame', 'fp32 MB', ...CODECS.slice(1).map((c) => `${c} ÷ fp32`)], rows);
 }
 
 function sizesOnlySection(m: Machine): Section {
-  const layout = ganLayout(resolveModel('mlp2d'));
-  const ratio = (c: string) => {
-    const sum = (spec: CodecSpec) => frameBytes(layout.D, 'D', spec) + frameBytes(layout.G, 'G', spec);
-    return sum(parseCodecSpec(c)) / sum({ name: 'fp32' });
-  };
+  const ratio = (c: string) => stepFrameRatio('mlp2d', c);
   const markdown = [
     'Bytes of the result frames a worker sends per update, encoded with each codec, relative to fp32: the exact frame',
     'bytes (header, descriptors, padding and payload; the WebSocket framing adds 2–14 bytes), from one D and one G result',
