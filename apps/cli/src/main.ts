@@ -1,11 +1,5 @@
 import { tf } from '@duel/gan';
 import { isDuelError } from '@duel/util';
-import { coordinatorCommand } from './commands/coordinator.command';
-import { exportCommand } from './commands/export.command';
-import { localCommand } from './commands/local.command';
-import { startCommand } from './commands/start.command';
-import { trainCommand } from './commands/train.command';
-import { workerCommand } from '@duel/worker-node';
 
 const usage = `duel: distributed GAN training over WebSockets
 
@@ -30,13 +24,22 @@ Coordinator options (start, coordinator, train): --codec fp32|fp16|int8|topk[:ra
   --validate-volunteers[=TOL] (each volunteer shard computed by two volunteers, used only if they agree)
 `;
 
-const commands: Record<string, (argv: string[]) => Promise<number>> = {
-  start: startCommand,
-  coordinator: coordinatorCommand,
-  train: trainCommand,
-  worker: workerCommand,
-  local: localCommand,
-  export: exportCommand,
+type Command = (argv: string[]) => Promise<number>;
+
+/*
+ * Each command's module is loaded when it runs, not at start-up: `duel worker`
+ * then never loads NestJS, the coordinator, the store drivers or the local
+ * trainer (about 0.7 s of a worker's start on this 2-core VM, BENCHMARKS.md
+ * figure 4). A synchronous require keeps every module in the one CommonJS
+ * cache that tsx's hook fills.
+ */
+const commands: Record<string, () => Command> = {
+  start: () => (require('./commands/start.command') as typeof import('./commands/start.command')).startCommand,
+  coordinator: () => (require('./commands/coordinator.command') as typeof import('./commands/coordinator.command')).coordinatorCommand,
+  train: () => (require('./commands/train.command') as typeof import('./commands/train.command')).trainCommand,
+  worker: () => (require('@duel/worker-node') as typeof import('@duel/worker-node')).workerCommand,
+  local: () => (require('./commands/local.command') as typeof import('./commands/local.command')).localCommand,
+  export: () => (require('./commands/export.command') as typeof import('./commands/export.command')).exportCommand,
 };
 
 // Production mode: skips tfjs's debug checks and its "install tfjs-node" banner,
@@ -49,12 +52,12 @@ async function main(): Promise<number> {
     process.stdout.write(usage);
     return cmd ? 0 : 2;
   }
-  const run = commands[cmd];
-  if (!run) {
+  const load = Object.hasOwn(commands, cmd) ? commands[cmd] : undefined;
+  if (!load) {
     process.stderr.write(`duel: unknown command "${cmd}"; available: ${Object.keys(commands).join(', ')}\n`);
     return 2;
   }
-  return run(rest);
+  return load()(rest);
 }
 
 main().then(
