@@ -1,6 +1,6 @@
 import { DuelError, ErrorCodes, Rng } from '@duel/util';
 import { describe, expect, it } from 'vitest';
-import { BufferLeases, decodeFrame, decodeFrameDetailed, encodeFrame, encodeFrameInto, encodeWeightsOnce, WeightsBroadcastCache } from './codec';
+import { BufferLeases, decodeFrame, decodeFrameDetailed, encodeFrame, encodeFrameInto, encodeWeightsOnce, FramePool, WeightsBroadcastCache } from './codec';
 import { FRAME_TYPES, makeFrame, type CoordinatorFrameType, type Frame, type FrameSender, type ResultFrame, type WeightsFrame } from './frames';
 import { randomWeights, sampleFrames, TEST_LAYOUT } from './test-frames';
 
@@ -133,6 +133,33 @@ describe('weights broadcast', () => {
     // A buffer of another size is not used.
     const small = new Uint8Array(fresh.length - 8);
     expect(encodeFrameInto(frame, small)).not.toBe(small);
+  });
+
+  it('a frame pool reuses a released buffer, byte for byte as a fresh encode, while headers vary; never one still held', () => {
+    const pool = new FramePool();
+    const result = (taskId: string, loss: number) =>
+      ({ t: 'result', taskId, workerId: 'w-1', phase: 'G', versions: { g: 1, d: 1 }, grads: tensors, stats: { loss, dReal: 0, dFake: 0.5, samples: 8, computeMs: 1 } }) as const;
+    const a = pool.encode(result('1.G.0.0', 0.5));
+    expect(Buffer.compare(a.bytes, encodeFrame(result('1.G.0.0', 0.5)))).toBe(0);
+    a.bytes.fill(0xa5); // what a reused buffer may hold
+    // Held: a second frame gets a buffer of its own.
+    const b = pool.encode(result('2.G.0.0', 0.25));
+    expect(b.bytes.buffer).not.toBe(a.bytes.buffer);
+    a.release();
+    a.release(); // twice is once
+    expect(pool.idle).toBe(1);
+    // A longer task id and a float loss (a longer header) still fit, and the padding is zeroed again.
+    const later = result('123456.G.0.0', 0.123456789);
+    const c = pool.encode(later);
+    expect(c.bytes.buffer).toBe(a.bytes.buffer);
+    expect(c.bytes.byteOffset).toBe(0);
+    expect(Buffer.compare(c.bytes, encodeFrame(later))).toBe(0);
+    expect(pool.idle).toBe(0);
+    // A buffer much larger than the frame is not taken (a small frame does not pin a big one).
+    c.release();
+    const small = pool.encode({ t: 'result', taskId: 's', workerId: 'w-1', phase: 'G', versions: { g: 1, d: 1 }, grads: [], stats: { loss: 0, dReal: 0, dFake: 0, samples: 0, computeMs: 0 } });
+    expect(small.bytes.buffer).not.toBe(a.bytes.buffer);
+    expect(decodeFrame(small.bytes, { from: 'worker' }).t).toBe('result');
   });
 
   it('the cache reuses an old version\'s buffer only when no write holds it and nothing pinned it', () => {

@@ -83,27 +83,79 @@ export function encodeFrame(frame: EncodableFrame): Uint8Array {
  * the result equals encodeFrame's byte for byte. Returns the buffer written.
  */
 export function encodeFrameInto(frame: EncodableFrame, reuse: Uint8Array | null): Uint8Array {
-  const { header, tensors, sectionBytes, descriptors } = encodeHeader(frame);
-  const headerEnd = FRAME_PREFIX_BYTES + header.length;
-  const sectionStart = tensors ? alignUp(headerEnd) : headerEnd;
-  const size = sectionStart + sectionBytes;
-  const out = reuse && reuse.byteLength === size && reuse.byteOffset === 0 ? reuse : new Uint8Array(size);
-  if (out === reuse) zeroPadding(out, headerEnd, sectionStart, descriptors ?? []);
+  const plan = planFrame(frame);
+  const out = reuse && reuse.byteLength === plan.size && reuse.byteOffset === 0 ? reuse : new Uint8Array(plan.size);
+  writeFrame(out, plan, out === reuse);
+  return out;
+}
+
+interface FramePlan extends EncodedHeader {
+  headerEnd: number;
+  sectionStart: number;
+  size: number;
+}
+
+function planFrame(frame: EncodableFrame): FramePlan {
+  const enc = encodeHeader(frame);
+  const headerEnd = FRAME_PREFIX_BYTES + enc.header.length;
+  const sectionStart = enc.tensors ? alignUp(headerEnd) : headerEnd;
+  return { ...enc, headerEnd, sectionStart, size: sectionStart + enc.sectionBytes };
+}
+
+/** Writes a planned frame into out[0, plan.size); `dirty`: out held other bytes, so its padding is zeroed. */
+function writeFrame(out: Uint8Array, plan: FramePlan, dirty: boolean): void {
+  const { header, tensors, descriptors, headerEnd, sectionStart } = plan;
+  if (dirty) zeroPadding(out, headerEnd, sectionStart, plan.size, descriptors ?? []);
   out[0] = FRAME_MAGIC[0];
   out[1] = FRAME_MAGIC[1];
   out[2] = PROTOCOL_VERSION;
   out[3] = tensors ? FLAG_TENSORS : 0;
-  new DataView(out.buffer).setUint32(4, header.length, true);
+  new DataView(out.buffer, out.byteOffset).setUint32(4, header.length, true);
   out.set(header, FRAME_PREFIX_BYTES);
   if (tensors && descriptors) writeSection(out, sectionStart, tensors, descriptors);
-  return out;
+}
+
+/**
+ * Encodes tensor-carrying frames into recycled buffers, for a sender whose
+ * frames keep the same layout (a worker's D and G results). A frame's bytes
+ * are a view at offset 0 of a pooled buffer that is at most SLACK larger, so
+ * the header may vary by a few bytes (task ids, stats) and still fit; call
+ * `release` once the transport no longer needs them (ws's write callback).
+ * An unreleased buffer is simply never reused. The bytes equal encodeFrame's.
+ */
+export class FramePool {
+  private static readonly SLACK = 4096;
+  private readonly free: Uint8Array[] = [];
+
+  constructor(private readonly maxFree = 4) {}
+
+  encode(frame: EncodableFrame): { bytes: Uint8Array; release: () => void } {
+    const plan = planFrame(frame);
+    const i = this.free.findIndex((b) => b.byteLength >= plan.size && b.byteLength <= plan.size + FramePool.SLACK);
+    const buf = i >= 0 ? this.free.splice(i, 1)[0] : new Uint8Array(plan.size + FramePool.SLACK);
+    const bytes = buf.subarray(0, plan.size);
+    writeFrame(bytes, plan, i >= 0);
+    let done = false;
+    const release = () => {
+      if (done) return;
+      done = true;
+      if (this.free.length >= this.maxFree) this.free.shift();
+      this.free.push(buf);
+    };
+    return { bytes, release };
+  }
+
+  /** Buffers waiting for reuse (for tests). */
+  get idle(): number {
+    return this.free.length;
+  }
 }
 
 /** Zeroes the bytes a frame leaves as padding: after the header, and after each tensor up to the next (or the end). */
-function zeroPadding(out: Uint8Array, headerEnd: number, sectionStart: number, descriptors: readonly TensorDescriptor[]): void {
+function zeroPadding(out: Uint8Array, headerEnd: number, sectionStart: number, size: number, descriptors: readonly TensorDescriptor[]): void {
   out.fill(0, headerEnd, sectionStart);
   descriptors.forEach((d, i) => {
-    const next = i + 1 < descriptors.length ? descriptors[i + 1].offset : out.byteLength - sectionStart;
+    const next = i + 1 < descriptors.length ? descriptors[i + 1].offset : size - sectionStart;
     out.fill(0, sectionStart + d.offset + d.length, sectionStart + next);
   });
 }

@@ -13,6 +13,7 @@ export {
   TENSOR_FIELDS,
   WeightsBroadcastCache,
   BufferLeases,
+  FramePool,
   encodeFrameInto,
   type DecodedFrame,
   type EncodableFrame,

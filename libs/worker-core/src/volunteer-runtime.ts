@@ -194,8 +194,10 @@ export class VolunteerRuntime {
     socket.binaryType = 'arraybuffer';
     socket.onopen = () =>
       this.session.onOpen({
-        send: (bytes) => {
+        send: (bytes, done) => {
+          // WebSocket.send copies the bytes (they count in bufferedAmount), so the buffer is free at once.
           if (socket.readyState === OPEN) socket.send(bytes);
+          done?.();
         },
         close: (code, reason) => socket.close(code, reason),
       });

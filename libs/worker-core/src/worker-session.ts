@@ -6,6 +6,7 @@ import {
   decodeFrame,
   encodeFrame,
   errorFrameFor,
+  FramePool,
   makeFrame,
   PROTOCOL_VERSION,
   toDuelError,
@@ -56,6 +57,8 @@ export class WorkerSession {
   private readonly now: () => number;
   private readonly clock: () => number;
   private transport: Transport | null = null;
+  /** Result frames' buffers, reused once the transport has written them. */
+  private readonly frames = new FramePool();
   private conn = 0;
   private phase: SessionPhase = 'closed';
   private chain: Promise<void> = Promise.resolve();
@@ -253,7 +256,7 @@ export class WorkerSession {
     }
     if (!this.live(conn)) return this.drop(task, 'disconnected');
     const codec = this.compressor.codec.name;
-    this.sendFrame({
+    this.sendPooled({
       t: 'result',
       taskId: task.taskId,
       workerId: this.id ?? '',
@@ -345,6 +348,18 @@ export class WorkerSession {
 
   private sendFrame(frame: EncodableFrame): void {
     this.transport?.send(encodeFrame(frame));
+  }
+
+  /**
+   * A result frame, encoded into a recycled buffer that the transport hands
+   * back once written: a worker's results keep one layout per net, and a
+   * fresh MB-sized buffer per result costs page faults and GC (the `mlp` G
+   * result is 6 MB).
+   */
+  private sendPooled(frame: EncodableFrame): void {
+    if (!this.transport) return;
+    const { bytes, release } = this.frames.encode(frame);
+    this.transport.send(bytes, release);
   }
 
   private closeTransport(code: number, reason: string): void {

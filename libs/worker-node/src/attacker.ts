@@ -77,18 +77,23 @@ export class Attacker {
   wrap(inner: Transport): Transport {
     return {
       close: (code, reason) => inner.close(code, reason),
-      send: (bytes) => {
+      send: (bytes, done) => {
         let f;
         try {
           f = decodeFrame(bytes, { from: 'worker' });
         } catch {
-          return inner.send(bytes);
+          return inner.send(bytes, done);
         }
-        if (f.t !== 'result') return inner.send(bytes);
+        if (f.t !== 'result') return inner.send(bytes, done);
         const result = f;
+        // The decoded gradients are views into `bytes`: the buffer stays the session's until tamper has read them.
         void this.tamper(result).then(
-          (grads) => inner.send(encodeFrame({ ...result, grads })),
-          () => inner.send(bytes),
+          (grads) => {
+            const out = encodeFrame({ ...result, grads });
+            done?.();
+            inner.send(out);
+          },
+          () => inner.send(bytes, done),
         );
       },
     };

@@ -7,7 +7,7 @@ import type WebSocket from 'ws';
 import { Attacker, type AttackPlan } from './attacker';
 import { stderrLogger, type LogFn } from './json-logger';
 import { startMetricsServer } from './metrics-server';
-import { openConnection } from './ws-connection';
+import { openConnection, type MaskMode } from './ws-connection';
 
 export const NODE_BACKENDS = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export type NodeBackendPref = (typeof NODE_BACKENDS)[number];
@@ -38,6 +38,8 @@ export interface RunWorkerOptions {
   log?: LogFn;
   selectBackend?: (pref: NodeBackendPref) => Promise<SelectedBackendInfo>;
   loadDataset?: DatasetProvider;
+  /** WebSocket masking keys of the frames it sends (ws-connection.ts: maskMode; default 'zero'). */
+  wsMask?: MaskMode;
   /** FOR TESTS ONLY (`--attack`, needs DUEL_ALLOW_ATTACKS=1): send attacked gradients (attacker.ts). */
   attack?: AttackPlan;
 }
@@ -113,25 +115,29 @@ export async function runWorker(opts: RunWorkerOptions): Promise<WorkerHandle> {
     reconnectTimer = null;
     if (stopping) return;
     log('info', 'connect', { url: opts.coordinator, workerId: session.workerId, attempt: backoff.attempts });
-    ws = openConnection(opts.coordinator, {
-      open: (transport) => session.onOpen(attacker ? attacker.wrap(transport) : transport),
-      message: (bytes) => {
-        attacker?.observe(bytes);
-        session.onMessage(bytes);
+    ws = openConnection(
+      opts.coordinator,
+      {
+        open: (transport) => session.onOpen(attacker ? attacker.wrap(transport) : transport),
+        message: (bytes) => {
+          attacker?.observe(bytes);
+          session.onMessage(bytes);
+        },
+        error: (err) => log('warn', 'socket-error', { workerId: session.workerId, message: err.message }),
+        close: (code, reason) => {
+          ws = null;
+          session.onClose();
+          log('info', 'closed', { workerId: session.workerId, code, reason });
+          closeWaiters.splice(0).forEach((w) => w());
+          if (stopping) return;
+          const delayMs = backoff.next(retryFloorMs);
+          retryFloorMs = 0;
+          log('info', 'reconnect', { workerId: session.workerId, delayMs, attempt: backoff.attempts });
+          reconnectTimer = setTimeout(connect, delayMs);
+        },
       },
-      error: (err) => log('warn', 'socket-error', { workerId: session.workerId, message: err.message }),
-      close: (code, reason) => {
-        ws = null;
-        session.onClose();
-        log('info', 'closed', { workerId: session.workerId, code, reason });
-        closeWaiters.splice(0).forEach((w) => w());
-        if (stopping) return;
-        const delayMs = backoff.next(retryFloorMs);
-        retryFloorMs = 0;
-        log('info', 'reconnect', { workerId: session.workerId, delayMs, attempt: backoff.attempts });
-        reconnectTimer = setTimeout(connect, delayMs);
-      },
-    });
+      { mask: opts.wsMask ?? 'zero' },
+    );
   };
   // Heartbeat watchdog (PROTOCOL.md): no frame for 3 intervals means the peer
   // or the path is dead, even if TCP has not noticed; terminate and reconnect.

@@ -16,9 +16,16 @@ function codeOf(fn: () => unknown): string | null {
 describe('duel worker flags', () => {
   it('parses the documented flags', () => {
     const opts = parseWorkerArgs(['--coordinator', 'ws://10.0.0.1:8080/ws', '--token', 'T', '--backend', 'wasm', '--max-batch', '256'], {});
-    expect(opts).toEqual({ coordinator: 'ws://10.0.0.1:8080/ws', token: 'T', backend: 'wasm', kind: 'node', maxBatch: 256 });
+    expect(opts).toEqual({ coordinator: 'ws://10.0.0.1:8080/ws', token: 'T', backend: 'wasm', kind: 'node', maxBatch: 256, wsMask: 'zero' });
     const ops = parseWorkerArgs(['--coordinator', 'ws://h:1/ws', '--metrics-port', '9464', '--grace-ms', '20000', '--log-level', 'warn'], {});
     expect(ops).toMatchObject({ metricsPort: 9464, graceMs: 20000, logLevel: 'warn' });
+  });
+
+  it('takes the WebSocket masking keys from $DUEL_WS_MASK (zero unless random) and refuses another value', () => {
+    const url = ['--coordinator', 'ws://h:1/ws'];
+    expect(parseWorkerArgs(url, { DUEL_WS_MASK: 'random' }).wsMask).toBe('random');
+    expect(parseWorkerArgs(url, { DUEL_WS_MASK: '' }).wsMask).toBe('zero');
+    expect(() => parseWorkerArgs(url, { DUEL_WS_MASK: 'none' })).toThrow(/DUEL_WS_MASK must be zero or random/);
   });
 
   it('defaults the backend to auto and the token to $DUEL_WORKER_TOKEN', () => {

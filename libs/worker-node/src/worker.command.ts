@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { DuelError, ErrorCodes } from '@duel/util';
 import { parseAttacks } from './attacker';
+import { maskMode } from './ws-connection';
 import { NODE_BACKENDS, runWorker, type NodeBackendPref, type RunWorkerOptions } from './run-worker';
 
 export const WORKER_USAGE =
@@ -45,6 +46,7 @@ export function parseWorkerArgs(argv: string[], env: NodeJS.ProcessEnv = process
   const opts: RunWorkerOptions = { coordinator, backend: backend as NodeBackendPref, kind: 'node' };
   const token = values.token ?? env['DUEL_WORKER_TOKEN'];
   if (token) opts.token = token;
+  opts.wsMask = maskMode(env);
   if (values['max-batch'] !== undefined) {
     const n = Number(values['max-batch']);
     if (!Number.isInteger(n) || n < 1) bad(`--max-batch must be a positive integer, got "${values['max-batch']}"`);
