@@ -16,10 +16,20 @@ import type { GanLoss } from './spec';
  * @param realLogits [N, 1]  @param fakeLogits [M, 1]
  */
 export function discriminatorLoss(realLogits: tf.Tensor, fakeLogits: tf.Tensor, loss: GanLoss): tf.Scalar {
+  const terms = discriminatorLossTerms(loss);
+  return tf.add(terms.real(realLogits), terms.fake(fakeLogits));
+}
+
+/**
+ * L_D's two terms, which discriminatorLoss adds: on real logits,
+ * E softplus(−l) = −E log D(x) (hinge: E relu(1 − l)); on fake logits,
+ * E softplus(l) = −E log(1 − D(G(z))) (hinge: E relu(1 + l)).
+ */
+export function discriminatorLossTerms(loss: GanLoss): { real: (logits: tf.Tensor) => tf.Scalar; fake: (logits: tf.Tensor) => tf.Scalar } {
   if (loss === 'hinge') {
-    return tf.add(tf.mean(tf.relu(tf.sub(1, realLogits))), tf.mean(tf.relu(tf.add(1, fakeLogits))));
+    return { real: (l) => tf.mean(tf.relu(tf.sub(1, l))), fake: (l) => tf.mean(tf.relu(tf.add(1, l))) };
   }
-  return tf.add(tf.mean(tf.softplus(tf.neg(realLogits))), tf.mean(tf.softplus(fakeLogits)));
+  return { real: (l) => tf.mean(tf.softplus(tf.neg(l))), fake: (l) => tf.mean(tf.softplus(l)) };
 }
 
 /**

@@ -5,7 +5,8 @@ import { GanModel, latentBatch } from './model';
 import { packSamples } from './network';
 import { initWeights } from './init';
 import { mlp2dSpec } from './presets';
-import { discriminatorGradients, generatorGradients, topKCount } from './steps';
+import { discriminatorGradients, discriminatorRealPart, generatorGradients, topKCount } from './steps';
+import { discriminatorLoss } from './losses';
 import type { GanLoss, GanSpec } from './spec';
 
 beforeAll(async () => {
@@ -187,6 +188,58 @@ describe('step functions', () => {
       expect(tf.memory().numTensors).toBe(before);
       m.dispose();
     }
+  });
+});
+
+/** L_D through one tape over both batches: the form discriminatorGradients had before it was split into two terms. */
+async function oneTapeDGradients(m: GanModel, real: Float32Array, zSeed: number, loss: GanLoss): Promise<Float32Array[]> {
+  const { spec } = m;
+  const batch = real.length / spec.dataShape.reduce((a, b) => a * b, 1);
+  const z = latentBatch(batch, spec.latentDim, zSeed);
+  const grads = tf.tidy(() => {
+    const x = packSamples(tf.tensor(real, [batch, ...spec.dataShape]), spec.pack);
+    const fake = packSamples(m.generate(tf.tensor2d(z, [batch, spec.latentDim]), m.tensors('G')), spec.pack);
+    return tf.grads((...ps: tf.Tensor[]) => discriminatorLoss(m.discriminate(x, ps), m.discriminate(fake, ps), loss))(m.tensors('D') as tf.Tensor[]);
+  });
+  const out = grads.map((g) => g.dataSync() as Float32Array);
+  tf.dispose(grads);
+  return out;
+}
+
+describe('the D gradient in two terms', () => {
+  const bits = (a: Float32Array) => [...new Uint32Array(a.buffer, a.byteOffset, a.length)];
+
+  it('is bit for bit the one-tape gradient, for every loss and layer type, with the real half computed inline or beforehand', async () => {
+    for (const spec of [mlp2dSpec({ hidden: 8 }), mlp2dSpec({ hidden: 8, minibatchStd: true }), tinyConv]) {
+      for (const loss of ['nonsaturating', 'minimax', 'hinge'] as GanLoss[]) {
+        const m = model(spec);
+        const real = realBatch(spec, 16, 4);
+        const ref = await oneTapeDGradients(m, real, 11, loss);
+        const inline = await discriminatorGradients(m, real, 11, { loss });
+        const ahead = await discriminatorGradients(m, real, 11, { loss }, discriminatorRealPart(m, real, { loss }));
+        for (const got of [inline, ahead]) {
+          expect(got.grads.map((g) => bits(g.data))).toEqual(ref.map(bits));
+        }
+        expect(ahead.stats).toEqual(inline.stats);
+        m.dispose();
+      }
+    }
+  });
+
+  it('refuses a real half of another batch size, and leaks no tensors either way', async () => {
+    const spec = mlp2dSpec({ hidden: 8 });
+    const m = model(spec);
+    const real = realBatch(spec, 16, 1);
+    const once = async (i: number) => {
+      await discriminatorGradients(m, real, i, {}, discriminatorRealPart(m, real));
+      await expect(discriminatorGradients(m, real, i, {}, discriminatorRealPart(m, realBatch(spec, 8, 1)))).rejects.toThrow(/DUEL_ERR_SHAPE_MISMATCH/);
+      discriminatorRealPart(m, real).dispose();
+    };
+    await once(1);
+    const before = tf.memory().numTensors;
+    for (let i = 2; i < 5; i++) await once(i);
+    expect(tf.memory().numTensors).toBe(before);
+    m.dispose();
   });
 });
 

@@ -1,5 +1,5 @@
 import { DuelError, ErrorCodes, type NamedWeights, type TensorSpec } from '@duel/util';
-import { discriminatorLoss, generatorLoss } from './losses';
+import { discriminatorLossTerms, generatorLoss } from './losses';
 import { dataSize, latentBatch, type GanModel } from './model';
 import { packSamples } from './network';
 import type { GanLoss } from './spec';
@@ -36,10 +36,57 @@ export interface StepOptions {
 }
 
 /**
+ * The real half of a discriminator gradient: ∂/∂θ_D of L_D's real term,
+ * BCE(D(x), 1), on `real` through D as it is now. L_D is the sum of a term on
+ * real data and a term on fakes, and the real term does not involve G, so a
+ * worker may compute it before the weights of G for the task arrive
+ * (TaskRunner's prefetch); discriminatorGradients adds the fake term.
+ * Holds tensors until passed to discriminatorGradients or disposed.
+ */
+export interface RealPart {
+  readonly batch: number;
+  /** ∂(real term)/∂θ_D in D's canonical order. */
+  readonly grads: readonly tf.Tensor[];
+  readonly value: tf.Scalar;
+  /** Mean D(x) over the real packs. */
+  readonly dReal: tf.Scalar;
+  /** Milliseconds it took (a worker adds them to the task's computeMs). */
+  readonly ms: number;
+  dispose(): void;
+}
+
+/** @param real flat [B, ...dataShape], B divisible by spec.pack */
+export function discriminatorRealPart(model: GanModel, real: Float32Array, opts: StepOptions = {}): RealPart {
+  const t0 = performance.now();
+  const { spec } = model;
+  const batch = batchSizeOf(real.length, dataSize(spec), spec.pack);
+  const terms = discriminatorLossTerms(opts.loss ?? 'nonsaturating');
+  const dParams = model.tensors('D');
+  let dReal: tf.Scalar | null = null;
+  const { value, grads } = tf.tidy(() => {
+    const x = packSamples(tf.tensor(real, [batch, ...spec.dataShape]), spec.pack);
+    const f = (...ps: tf.Tensor[]) => {
+      const logits = model.discriminate(x, ps);
+      dReal = tf.keep(tf.mean(tf.sigmoid(logits))) as tf.Scalar;
+      return terms.real(logits);
+    };
+    return tf.valueAndGrads(f)(dParams as tf.Tensor[]);
+  });
+  const tensors = [value, dReal!, ...grads];
+  return { batch, grads, value, dReal: dReal!, ms: performance.now() - t0, dispose: () => tf.dispose(tensors) };
+}
+
+/**
  * One discriminator gradient: L_D on a real batch and a fake batch G(z) of the
  * same size, z ~ N(0, I) from Rng(zSeed). G is held fixed.
  *
+ * L_D = real term + fake term, each differentiated on its own and summed: the
+ * same floats as one tape through both (float addition commutes, and the sum
+ * passes each term an upstream gradient of exactly 1), so `pre`, the real half
+ * computed earlier on the same D and batch, changes nothing in the result.
+ *
  * @param real flat [B, ...dataShape], B divisible by spec.pack
+ * @param pre discriminatorRealPart(model, real) on the same D weights; consumed (disposed)
  * @returns ∂L_D/∂θ_D in D's canonical order, and stats
  */
 export async function discriminatorGradients(
@@ -47,29 +94,37 @@ export async function discriminatorGradients(
   real: Float32Array,
   zSeed: number,
   opts: StepOptions = {},
+  pre?: RealPart,
 ): Promise<GradientResult> {
   const { spec } = model;
   const batch = batchSizeOf(real.length, dataSize(spec), spec.pack);
-  const loss = opts.loss ?? 'nonsaturating';
+  if (pre && pre.batch !== batch) {
+    pre.dispose();
+    throw new DuelError(ErrorCodes.SHAPE_MISMATCH, `the real half was computed on ${pre.batch} samples, the task has ${batch}`);
+  }
+  const realPart = pre ?? discriminatorRealPart(model, real, opts);
+  const terms = discriminatorLossTerms(opts.loss ?? 'nonsaturating');
   const z = latentBatch(batch, spec.latentDim, zSeed);
   const gParams = model.tensors('G');
   const dParams = model.tensors('D');
 
-  const kept: tf.Tensor[] = [];
-  const { value, grads } = tf.tidy(() => {
-    const x = packSamples(tf.tensor(real, [batch, ...spec.dataShape]), spec.pack);
-    const fake = packSamples(model.generate(tf.tensor2d(z, [batch, spec.latentDim]), gParams), spec.pack);
-    const f = (...ps: tf.Tensor[]) => {
-      const lr = model.discriminate(x, ps);
-      const lf = model.discriminate(fake, ps);
-      kept.push(tf.keep(tf.mean(tf.sigmoid(lr))), tf.keep(tf.mean(tf.sigmoid(lf))));
-      return discriminatorLoss(lr, lf, loss);
-    };
-    return tf.valueAndGrads(f)(dParams as tf.Tensor[]);
-  });
-  const [dReal, dFake] = kept;
-  const stats = await readStats(value, dReal, dFake, 2 * batch);
-  return { grads: await readGrads(grads, model.layout.D), stats };
+  let dFake: tf.Scalar | null = null;
+  try {
+    const { value, grads } = tf.tidy(() => {
+      const fake = packSamples(model.generate(tf.tensor2d(z, [batch, spec.latentDim]), gParams), spec.pack);
+      const f = (...ps: tf.Tensor[]) => {
+        const logits = model.discriminate(fake, ps);
+        dFake = tf.keep(tf.mean(tf.sigmoid(logits))) as tf.Scalar;
+        return terms.fake(logits);
+      };
+      const fakePart = tf.valueAndGrads(f)(dParams as tf.Tensor[]);
+      return { value: tf.add(realPart.value, fakePart.value) as tf.Scalar, grads: fakePart.grads.map((g, i) => tf.add(realPart.grads[i], g)) };
+    });
+    const stats = await readStats(value, realPart.dReal, dFake!, 2 * batch);
+    return { grads: await readGrads(grads, model.layout.D), stats };
+  } finally {
+    realPart.dispose();
+  }
 }
 
 /**

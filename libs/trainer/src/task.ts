@@ -1,5 +1,5 @@
 import { deriveSeed, DuelError, ErrorCodes } from '@duel/util';
-import { discriminatorGradients, generatorGradients, type GanModel, type GradientResult, type Net } from '@duel/gan';
+import { discriminatorGradients, generatorGradients, type GanModel, type GradientResult, type Net, type RealPart } from '@duel/gan';
 import type { ShardSampler } from '@duel/datasets';
 import type { RunConfig } from './run-config';
 
@@ -58,6 +58,8 @@ export function planTasks(cfg: RunConfig, phase: Net, step: number, sub: number,
  * @param sampler this task's shard sampler (D tasks only; ignored for G)
  * @param seed the task's z seed; a worker passes the one its task frame carries
  * @param topK G tasks only: the top-k share of fake packs G descends on (1 = all)
+ * @param pre D tasks only: the real half of this task's gradient, computed
+ *   beforehand on the same D weights and real batch (discriminatorRealPart); consumed
  */
 export async function executeTask(
   model: GanModel,
@@ -66,9 +68,17 @@ export async function executeTask(
   sampler: ShardSampler | null,
   seed: number = taskSeed(cfg.seed, task),
   topK = 1,
+  pre?: RealPart,
 ): Promise<GradientResult> {
-  if (task.phase === 'G') return generatorGradients(model, task.batch, seed, { loss: cfg.loss, topK });
+  if (task.phase === 'G') {
+    pre?.dispose();
+    return generatorGradients(model, task.batch, seed, { loss: cfg.loss, topK });
+  }
   if (!sampler) throw new DuelError(ErrorCodes.BAD_ARGUMENT, 'a D task needs a data sampler');
-  const real = sampler.batch(dCursor(cfg.k, task.step, task.sub), task.batch);
-  return discriminatorGradients(model, real, seed, { loss: cfg.loss });
+  return discriminatorGradients(model, realBatchOf(cfg, task, sampler), seed, { loss: cfg.loss }, pre);
+}
+
+/** The real batch of a D task: the shard sampler's batch at the task's D-update cursor. */
+export function realBatchOf(cfg: Pick<RunConfig, 'k'>, task: Pick<TaskSpec, 'step' | 'sub' | 'batch'>, sampler: ShardSampler): Float32Array {
+  return sampler.batch(dCursor(cfg.k, task.step, task.sub), task.batch);
 }

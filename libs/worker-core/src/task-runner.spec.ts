@@ -1,8 +1,10 @@
-import { createShardSampler, ring8 } from '@duel/datasets';
+import { createShardSampler, resolveDataset, ring8 } from '@duel/datasets';
 import { GanModel, initWeights, tf } from '@duel/gan';
 import { executeTask } from '@duel/trainer';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { bytesOf, FakeTransport, feed, handshake, newSession, task, TINY_LAYOUT, TINY_SPEC } from './test-fixtures';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import type { RunInfo, TaskFrame } from '@duel/protocol';
+import { bytesOf, FakeTransport, feed, handshake, newSession, task, TEST_RUN, TINY_LAYOUT, TINY_SPEC } from './test-fixtures';
+import { TaskRunner } from './task-runner';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -59,6 +61,7 @@ describe('task computation', () => {
   });
 
   it('leaks no tensors across tasks and weight updates', async () => {
+    const start = tf.memory().numTensors;
     const t = new FakeTransport();
     const s = newSession();
     await handshake(s, t);
@@ -76,6 +79,112 @@ describe('task computation', () => {
     expect(t.of('result')).toHaveLength(10);
     expect(tf.memory().numTensors).toBe(before);
     s.dispose();
-    expect(tf.memory().numTensors).toBe(before - TINY_LAYOUT.G.length - TINY_LAYOUT.D.length);
+    // The model's tensors and the prefetched real half of the next D task (the last task was a G task) are gone.
+    expect(tf.memory().numTensors).toBe(start);
+  });
+});
+
+describe('the prefetched real half of the next D task (sync runs)', () => {
+  const shard = { index: 1, count: 2 };
+  const G = (step: number) => task({ taskId: `${step}.G.1.0`, phase: 'G', step, shard, seed: 31 });
+  const D = (step: number, over: Partial<TaskFrame> = {}) => task({ taskId: `${step}.D0.1.0`, phase: 'D', step, shard, seed: 4242, ...over });
+
+  async function runner(mode: RunInfo['mode'] = 'sync'): Promise<TaskRunner> {
+    const r = new TaskRunner((name) => resolveDataset(name));
+    await r.prepare({ ...TEST_RUN, mode });
+    r.setWeights('G', 0, initWeights(TINY_LAYOUT.G, 1));
+    r.setWeights('D', 0, initWeights(TINY_LAYOUT.D, 2));
+    return r;
+  }
+
+  /** What executeTask computes for a D task on the runner's weights at (G 0, D 0). */
+  async function reference(step: number, shardIndex = 1): Promise<Uint8Array[]> {
+    const model = new GanModel(TINY_SPEC);
+    model.setWeights('G', initWeights(TINY_LAYOUT.G, 1));
+    model.setWeights('D', initWeights(TINY_LAYOUT.D, 2));
+    const sampler = createShardSampler(ring8, { seed: TEST_RUN.seed, shard: shardIndex, numShards: 2 });
+    const want = await executeTask(model, { seed: TEST_RUN.seed, k: 1, loss: 'nonsaturating' }, { phase: 'D', step, sub: 0, shard: shardIndex, numShards: 2, batch: 8 }, sampler, 4242);
+    model.dispose();
+    return want.grads.map((g) => new Uint8Array(bytesOf(g.data)));
+  }
+  const bytes = (o: { grads: { data: Float32Array }[] }) => o.grads.map((g) => new Uint8Array(bytesOf(g.data)));
+
+  it('is used by the D task it was computed for, and gives its gradient bit for bit', async () => {
+    const r = await runner();
+    await r.compute(G(3));
+    r.prefetchAfter(G(3));
+    const out = await r.compute(D(4));
+    expect(out.aheadMs).toBeGreaterThan(0);
+    expect(bytes(out)).toEqual(await reference(4));
+    r.reset();
+  });
+
+  it('is dropped for another task, after new D weights, and in async runs; the gradient is right either way', async () => {
+    const r = await runner();
+    r.prefetchAfter(G(3));
+    const other = await r.compute(D(4, { shard: { index: 0, count: 2 } }));
+    expect(other.aheadMs).toBe(0);
+    expect(bytes(other)).toEqual(await reference(4, 0));
+    r.prefetchAfter(G(3));
+    r.setWeights('D', 0, initWeights(TINY_LAYOUT.D, 2)); // D re-sent (same numbers here): the half is dropped all the same
+    expect((await r.compute(D(4))).aheadMs).toBe(0);
+    r.prefetchAfter(task({ phase: 'D', step: 3, shard })); // only after a G task
+    expect((await r.compute(D(4))).aheadMs).toBe(0);
+    r.reset();
+    const a = await runner('async');
+    a.prefetchAfter(G(3));
+    expect((await a.compute(D(4))).aheadMs).toBe(0);
+    a.reset();
+  });
+
+  it('a session prefetches once a G result is written, and its next D result is what it is without', async () => {
+    /** A transport that hands every buffer back at once, as the browser's WebSocket does. */
+    class WritingTransport extends FakeTransport {
+      override send(bytes: Uint8Array, done?: () => void): void {
+        super.send(new Uint8Array(bytes)); // keep a copy: the session reuses the buffer
+        done?.();
+      }
+    }
+    const results: Uint8Array[][] = [];
+    const used: number[] = [];
+    const take = vi.spyOn(TaskRunner.prototype, 'compute');
+    for (const t of [new WritingTransport(), new FakeTransport()]) {
+      take.mockClear();
+      const s = newSession();
+      await handshake(s, t);
+      feed(s, G(3));
+      await s.idle();
+      feed(s, D(4));
+      await s.idle();
+      const [, d] = t.of('result');
+      results.push(d.grads.map((g) => new Uint8Array(bytesOf(g.data))));
+      used.push((await take.mock.results[1].value).aheadMs);
+      s.dispose();
+    }
+    take.mockRestore();
+    // Only the transport that reports its writes let the session prefetch.
+    expect(used[0]).toBeGreaterThan(0);
+    expect(used[1]).toBe(0);
+    expect(results[0]).toEqual(results[1]);
+    expect(results[0]).toEqual(await reference(4));
+  });
+
+  it('leaks no tensors: used, dropped, or left when the runner resets', async () => {
+    const start = tf.memory().numTensors;
+    const r = await runner();
+    const cycle = async (step: number) => {
+      await r.compute(G(step));
+      r.prefetchAfter(G(step));
+      await r.compute(D(step + 1));
+      r.prefetchAfter(G(step));
+      await r.compute(D(step + 1, { shard: { index: 0, count: 2 } }));
+      r.prefetchAfter(G(step));
+    };
+    await cycle(1);
+    const before = tf.memory().numTensors;
+    for (let i = 2; i < 5; i++) await cycle(i);
+    expect(tf.memory().numTensors).toBe(before);
+    r.reset();
+    expect(tf.memory().numTensors).toBe(start);
   });
 });

@@ -1,7 +1,7 @@
 import { createShardSampler, sampleSize, type Dataset, type ShardSampler } from '@duel/datasets';
-import { dataSize, GanModel, ganLosses, type GanLoss, type GanSpec } from '@duel/gan';
+import { dataSize, discriminatorRealPart, GanModel, ganLosses, type GanLoss, type GanSpec, type RealPart } from '@duel/gan';
 import type { Net, RunInfo, TaskFrame, Versions } from '@duel/protocol';
-import { executeTask, type TaskSpec } from '@duel/trainer';
+import { executeTask, realBatchOf, type TaskSpec } from '@duel/trainer';
 import { DuelError, ErrorCodes, type NamedWeights } from '@duel/util';
 
 /** Loads a dataset by registry name; in Node `resolveDataset(name, nodeDatasetLoader())`. */
@@ -15,7 +15,18 @@ export interface TaskOutput {
   dReal: number;
   dFake: number;
   samples: number;
+  /** Milliseconds spent on this task before it arrived (the prefetched real half of a D task); 0 if none. */
+  aheadMs: number;
 }
+
+/** What a prefetched real half was computed for: the D task it expects and the D version it read. */
+interface Ahead {
+  key: string;
+  dVersion: number;
+  part: RealPart;
+}
+
+const aheadKey = (step: number, sub: number, shard: number, count: number, batch: number) => `${step}.${sub}.${shard}/${count}.${batch}`;
 
 /**
  * The worker's compute state for one run: the GanModel built from the run's
@@ -32,6 +43,7 @@ export class TaskRunner {
   private held: Record<Net, number | null> = { G: null, D: null };
   /** Highest version received per net on the current connection. */
   private floor: Record<Net, number> = { G: -1, D: -1 };
+  private ahead: Ahead | null = null;
 
   constructor(private readonly loadDataset: DatasetProvider) {}
 
@@ -91,6 +103,7 @@ export class TaskRunner {
    */
   setWeights(net: Net, version: number, tensors: NamedWeights): boolean {
     if (version < this.floor[net]) return false;
+    if (net === 'D') this.dropAhead();
     this.requireModel().setWeights(net, tensors);
     this.held = { ...this.held, [net]: version };
     this.floor = { ...this.floor, [net]: version };
@@ -125,12 +138,51 @@ export class TaskRunner {
       batch: task.batchSize,
     };
     const sampler = task.phase === 'D' ? this.sampler(task.shard.index, task.shard.count) : null;
-    const { grads, stats } = await executeTask(model, { seed: run.seed, k: run.k, loss: run.loss as GanLoss }, spec, sampler, task.seed, task.topK ?? 1);
-    return { grads, loss: stats.loss, dReal: stats.dReal, dFake: stats.dFake, samples: stats.samples };
+    const pre = this.takeAhead(task);
+    const { grads, stats } = await executeTask(model, { seed: run.seed, k: run.k, loss: run.loss as GanLoss }, spec, sampler, task.seed, task.topK ?? 1, pre ?? undefined);
+    return { grads, loss: stats.loss, dReal: stats.dReal, dFake: stats.dFake, samples: stats.samples, aheadMs: pre?.ms ?? 0 };
+  }
+
+  /**
+   * Call after sending a G task's result: computes the real half of the D task
+   * that comes next in a sync run, while the coordinator applies G and sends
+   * the new G weights. That task (the next step's first D-update, on the same
+   * shard) reads D at the version this G task read, which a G-update does not
+   * change, and the real batch at its cursor; only its fake half needs the new
+   * G. compute() uses the half when the task is that one and D is still that
+   * version, and drops it otherwise (a reassigned shard, a resize). The result
+   * is bit for bit the same either way (discriminatorGradients), so this only
+   * moves work off the round trip: the 1-worker mlp2d step spends about a
+   * fifth of its time between tasks (BENCHMARKS.md figure 4).
+   */
+  prefetchAfter(task: TaskFrame): void {
+    this.dropAhead();
+    const run = this.run;
+    const model = this.model;
+    if (!run || !model || run.mode !== 'sync' || task.phase !== 'G' || this.held.D === null || this.held.D !== task.versions.d) return;
+    const next = { step: task.step + 1, sub: 0, batch: task.batchSize };
+    const real = realBatchOf(run, next, this.sampler(task.shard.index, task.shard.count));
+    this.ahead = { key: aheadKey(next.step, 0, task.shard.index, task.shard.count, next.batch), dVersion: this.held.D, part: discriminatorRealPart(model, real, { loss: run.loss as GanLoss }) };
+  }
+
+  private takeAhead(task: TaskFrame): RealPart | null {
+    const a = this.ahead;
+    this.ahead = null;
+    if (!a) return null;
+    const fits = task.phase === 'D' && a.key === aheadKey(task.step, task.sub, task.shard.index, task.shard.count, task.batchSize) && task.versions.d === a.dVersion && this.held.D === a.dVersion;
+    if (fits) return a.part;
+    a.part.dispose();
+    return null;
+  }
+
+  private dropAhead(): void {
+    this.ahead?.part.dispose();
+    this.ahead = null;
   }
 
   /** Frees the model's tensors and forgets the run (the dataset stays cached by name). */
   reset(): void {
+    this.dropAhead();
     this.model?.dispose();
     this.model = null;
     this.run = null;

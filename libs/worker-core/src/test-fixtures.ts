@@ -28,6 +28,7 @@ export class FakeTransport implements Transport {
   readonly sent: WorkerFrame[] = [];
   closed: { code: number; reason: string } | null = null;
 
+  /** Keeps the decoded frame (views into `bytes`), so it never calls `done`: a session's pooled buffer is not reused under it. */
   send(bytes: Uint8Array): void {
     this.sent.push(decodeFrame(bytes, { from: 'worker' }) as WorkerFrame);
   }

@@ -59,6 +59,8 @@ export class WorkerSession {
   private transport: Transport | null = null;
   /** Result frames' buffers, reused once the transport has written them. */
   private readonly frames = new FramePool();
+  /** The task computed last (prefetch only follows the G task it was scheduled after). */
+  private lastTask: string | null = null;
   private conn = 0;
   private phase: SessionPhase = 'closed';
   private chain: Promise<void> = Promise.resolve();
@@ -249,25 +251,31 @@ export class WorkerSession {
     const why = this.runner.mismatch(task.versions);
     if (why) return this.abstain(task, ErrorCodes.STALE_VERSION, why);
     const t0 = this.now();
+    this.lastTask = task.taskId;
     const out = await this.runner.compute(task);
-    const computeMs = Math.max(0, this.now() - t0);
+    const computeMs = Math.max(0, this.now() - t0) + out.aheadMs;
     if (!allFinite(out.grads) || !Number.isFinite(out.loss) || !Number.isFinite(out.dFake)) {
       return this.abstain(task, ErrorCodes.NON_FINITE, `NaN or Infinity in the ${task.phase} gradient or loss`);
     }
     if (!this.live(conn)) return this.drop(task, 'disconnected');
     const codec = this.compressor.codec.name;
-    this.sendPooled({
-      t: 'result',
-      taskId: task.taskId,
-      workerId: this.id ?? '',
-      phase: task.phase,
-      versions: task.versions,
-      // Coded after the finiteness check, so the error-feedback residual never holds NaN.
-      grads: this.compressor.compress(task.phase, out.grads),
-      // dReal is NaN in a G step (no real batch); the wire wants finite numbers.
-      stats: { loss: out.loss, dReal: Number.isFinite(out.dReal) ? out.dReal : 0, dFake: out.dFake, samples: out.samples, computeMs },
-      ...(codec === 'fp32' ? {} : { codec }),
-    });
+    this.sendPooled(
+      {
+        t: 'result',
+        taskId: task.taskId,
+        workerId: this.id ?? '',
+        phase: task.phase,
+        versions: task.versions,
+        // Coded after the finiteness check, so the error-feedback residual never holds NaN.
+        grads: this.compressor.compress(task.phase, out.grads),
+        // dReal is NaN in a G step (no real batch); the wire wants finite numbers.
+        stats: { loss: out.loss, dReal: Number.isFinite(out.dReal) ? out.dReal : 0, dFake: out.dFake, samples: out.samples, computeMs },
+        ...(codec === 'fp32' ? {} : { codec }),
+      },
+      // Once the result is written (a 6 MB one takes the event loop several writes), and while the
+      // coordinator applies it, the next D task's real half is computed (TaskRunner.prefetchAfter).
+      task.phase === 'G' ? () => this.enqueue(conn, async () => this.prefetch(task)) : undefined,
+    );
     const c = this.counters;
     c.tasksDone++;
     c.samples += out.samples;
@@ -356,10 +364,23 @@ export class WorkerSession {
    * fresh MB-sized buffer per result costs page faults and GC (the `mlp` G
    * result is 6 MB).
    */
-  private sendPooled(frame: EncodableFrame): void {
+  private sendPooled(frame: EncodableFrame, written?: () => void): void {
     if (!this.transport) return;
     const { bytes, release } = this.frames.encode(frame);
-    this.transport.send(bytes, release);
+    this.transport.send(bytes, () => {
+      release();
+      written?.();
+    });
+  }
+
+  /** Prefetches after G task `task`, unless another task has started since (its answer came first). */
+  private prefetch(task: TaskFrame): void {
+    if (this.lastTask !== task.taskId || this.draining) return;
+    try {
+      this.runner.prefetchAfter(task);
+    } catch (e) {
+      this.log('warn', 'prefetch', { taskId: task.taskId, message: (e as Error).message });
+    }
   }
 
   private closeTransport(code: number, reason: string): void {
