@@ -36,25 +36,27 @@ function config(steps: number): RunConfig {
   return resolveRunConfig({ dataset: 'ring8', model: 'mlp2d', batchSize: 256, steps, seed: 1 });
 }
 
-async function timeLocal(cfg: RunConfig): Promise<Timed> {
+/** Timed after `warmup` untimed steps. */
+async function timeLocal(cfg: RunConfig, warmup = 1): Promise<Timed> {
   await selectNodeBackend(BACKEND);
   const trainer = new LocalTrainer(cfg, await loadDataset(cfg.dataset));
-  await trainer.step();
+  for (let i = 0; i < warmup; i++) await trainer.step();
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   while (!trainer.done) await trainer.step();
   const secs = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   trainer.dispose();
-  return { stepsPerSec: (cfg.steps - 1) / secs, steps: cfg.steps - 1, mainCpu: (cpu.user + cpu.system) / 1e6 / secs, workersCpu: 0, taskMs: Number.NaN };
+  const steps = cfg.steps - warmup;
+  return { stepsPerSec: steps / secs, steps, mainCpu: (cpu.user + cpu.system) / 1e6 / secs, workersCpu: 0, taskMs: Number.NaN };
 }
 
 /**
  * An in-process coordinator (sync, `workers` fixed shards, as `duel train` runs)
- * and `workers` real `duel worker` processes. Timing starts at the first step
- * completed after every worker joined.
+ * and `workers` real `duel worker` processes. Timing starts `warmup` steps
+ * after every worker joined.
  */
-async function timeDistributed(cfg: RunConfig, workers: number): Promise<Timed> {
+async function timeDistributed(cfg: RunConfig, workers: number, warmup = 1): Promise<Timed> {
   const c = await startCoordinator(defaultCoordinatorOptions(cfg, { port: 0, shards: workers }));
   const svc = c.service;
   const stamps: { step: number; t: number; joined: number; cpu: number; wcpu: number }[] = [];
@@ -93,7 +95,7 @@ async function timeDistributed(cfg: RunConfig, workers: number): Promise<Timed> 
     await c.close();
   }
   const first = stamps.findIndex((s) => s.joined === workers);
-  const a = stamps[first + 1];
+  const a = stamps[first + warmup];
   const b = stamps.at(-1)!;
   if (first < 0 || !a || b.step - a.step < 5) throw new Error(`too few steps with all ${workers} workers joined (${stamps.length} steps)`);
   const secs = (b.t - a.t) / 1000;
@@ -107,6 +109,8 @@ interface OverheadCase {
   dataset: string;
   batch: number;
   steps: [number, number];
+  /** Untimed steps first, on both sides (full / --quick). */
+  warmup: [number, number];
 }
 /**
  * The three models, smallest first. mlp2d's step is ~10 ms of compute, so a
@@ -114,9 +118,9 @@ interface OverheadCase {
  * frames are MBs but whose compute is 7× and 60× longer.
  */
 const OVERHEAD_CASES: OverheadCase[] = [
-  { model: 'mlp2d', dataset: 'ring8', batch: 256, steps: [300, 60] },
-  { model: 'mlp', dataset: 'mnist', batch: 64, steps: [120, 20] },
-  { model: 'dcgan', dataset: 'mnist', batch: 64, steps: [30, 10] },
+  { model: 'mlp2d', dataset: 'ring8', batch: 256, steps: [1200, 60], warmup: [200, 5] },
+  { model: 'mlp', dataset: 'mnist', batch: 64, steps: [120, 20], warmup: [20, 2] },
+  { model: 'dcgan', dataset: 'mnist', batch: 64, steps: [30, 10], warmup: [5, 1] },
 ];
 
 interface OverheadRow {
@@ -135,9 +139,10 @@ async function overheadRow(c: OverheadCase, quick: boolean, reps: number): Promi
   const dist: Timed[] = [];
   // Interleaved (local, distributed, local, distributed) so load drift hits both.
   for (let r = 0; r < reps; r++) {
-    local.push(await timeLocal(cfg));
+    const warmup = c.warmup[quick ? 1 : 0];
+    local.push(await timeLocal(cfg, warmup));
     log(`overhead ${c.model}: local ${fmt(local.at(-1)!.stepsPerSec, 2)} steps/s`);
-    dist.push(await timeDistributed(cfg, 1));
+    dist.push(await timeDistributed(cfg, 1, warmup));
     log(`overhead ${c.model}: 1 worker ${fmt(dist.at(-1)!.stepsPerSec, 2)} steps/s`);
   }
   const ratios = dist.map((d, i) => d.stepsPerSec / local[i].stepsPerSec);
@@ -181,8 +186,10 @@ export async function overheadFigure(m: Machine, quick: boolean): Promise<Sectio
     `  real \`duel worker --backend ${BACKEND}\` process over loopback WebSocket.`,
     '',
     "Start-up is excluded: `duel train`'s JSON `seconds` starts before the workers are spawned, so it includes their",
-    'start-up (tsx, tfjs import, wasm compilation, MNIST), which on this machine is seconds. Both sides are timed from the end',
-    `of their first step to the end of the last. ${reps} interleaved repetition${reps > 1 ? 's' : ''} per model; medians shown.${quick ? ' **--quick: a few steps per model.**' : ''}`,
+    'start-up (tsx, tfjs import, wasm compilation, MNIST), which on this machine is seconds. Both sides are timed after the same',
+    `untimed warm-up (${OVERHEAD_CASES.map((c) => `${c.model} ${c.warmup[quick ? 1 : 0]} steps`).join(', ')}): each distributed run starts a fresh worker process, whose JavaScript`,
+    'and wasm kernels tier up during its first steps, while the local trainer runs in the bench process that earlier runs warmed.',
+    `${reps} interleaved repetition${reps > 1 ? 's' : ''} per model; medians shown.${quick ? ' **--quick: a few steps per model.**' : ''}`,
     '',
     table(['trainer', 'steps/s', 'ms / step', 'img/s', 'steps timed', 'cores busy', 'worker compute ms / task', 'ratio to local'], tableRows),
     '',
@@ -190,6 +197,9 @@ export async function overheadFigure(m: Machine, quick: boolean): Promise<Sectio
     `${split.join('; ')}: two round trips per step (the D result, then the G task needs the new D), the codec on both ends,`,
     'the round machine, Adam and the weights broadcast. That cost is per step and mostly fixed latency, so it weighs on a model',
     'in inverse proportion to its compute: mlp2d (a ~10 ms step) pays it as a share, the MNIST models hardly at all.',
+    "The worker's compute includes the real half of each D task, which it computes while the coordinator applies the G",
+    'result before it (TaskRunner.prefetchAfter), so part of it is off the round trip: that is how the distributed step can be',
+    'shorter than the local one, whose steps run back to back in one thread.',
     '',
     caption(m),
   ].join('\n');
