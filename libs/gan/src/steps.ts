@@ -40,8 +40,9 @@ export interface StepOptions {
  * BCE(D(x), 1), on `real` through D as it is now. L_D is the sum of a term on
  * real data and a term on fakes, and the real term does not involve G, so a
  * worker may compute it before the weights of G for the task arrive
- * (TaskRunner's prefetch); discriminatorGradients adds the fake term.
- * Holds tensors until passed to discriminatorGradients or disposed.
+ * (TaskRunner's prefetch); discriminatorGradients adds the fake term on a
+ * fake batch of the same size. Holds tensors until passed to
+ * discriminatorGradients or disposed.
  */
 export interface RealPart {
   readonly batch: number;
@@ -82,27 +83,22 @@ export function discriminatorRealPart(model: GanModel, real: Float32Array, opts:
  *
  * L_D = real term + fake term, each differentiated on its own and summed: the
  * same floats as one tape through both (float addition commutes, and the sum
- * passes each term an upstream gradient of exactly 1), so `pre`, the real half
- * computed earlier on the same D and batch, changes nothing in the result.
+ * passes each term an upstream gradient of exactly 1), so a real half
+ * computed earlier on the same D changes nothing in the result.
  *
- * @param real flat [B, ...dataShape], B divisible by spec.pack
- * @param pre discriminatorRealPart(model, real) on the same D weights; consumed (disposed)
+ * @param real flat [B, ...dataShape], B divisible by spec.pack; or the real
+ *   half already computed on the current D (discriminatorRealPart), consumed (disposed)
  * @returns ∂L_D/∂θ_D in D's canonical order, and stats
  */
 export async function discriminatorGradients(
   model: GanModel,
-  real: Float32Array,
+  real: Float32Array | RealPart,
   zSeed: number,
   opts: StepOptions = {},
-  pre?: RealPart,
 ): Promise<GradientResult> {
   const { spec } = model;
-  const batch = batchSizeOf(real.length, dataSize(spec), spec.pack);
-  if (pre && pre.batch !== batch) {
-    pre.dispose();
-    throw new DuelError(ErrorCodes.SHAPE_MISMATCH, `the real half was computed on ${pre.batch} samples, the task has ${batch}`);
-  }
-  const realPart = pre ?? discriminatorRealPart(model, real, opts);
+  const realPart = real instanceof Float32Array ? discriminatorRealPart(model, real, opts) : real;
+  const batch = realPart.batch;
   const terms = discriminatorLossTerms(opts.loss ?? 'nonsaturating');
   const z = latentBatch(batch, spec.latentDim, zSeed);
   const gParams = model.tensors('G');

@@ -74,8 +74,14 @@ export async function executeTask(
     pre?.dispose();
     return generatorGradients(model, task.batch, seed, { loss: cfg.loss, topK });
   }
+  if (pre && pre.batch !== task.batch) {
+    pre.dispose();
+    throw new DuelError(ErrorCodes.SHAPE_MISMATCH, `the real half was computed on ${pre.batch} samples, the task has ${task.batch}`);
+  }
+  // With the real half in hand the real batch is not drawn again.
+  if (pre) return discriminatorGradients(model, pre, seed, { loss: cfg.loss });
   if (!sampler) throw new DuelError(ErrorCodes.BAD_ARGUMENT, 'a D task needs a data sampler');
-  return discriminatorGradients(model, realBatchOf(cfg, task, sampler), seed, { loss: cfg.loss }, pre);
+  return discriminatorGradients(model, realBatchOf(cfg, task, sampler), seed, { loss: cfg.loss });
 }
 
 /** The real batch of a D task: the shard sampler's batch at the task's D-update cursor. */

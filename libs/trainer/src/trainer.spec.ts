@@ -1,10 +1,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ring8 } from '@duel/datasets';
-import { GanModel, tf } from '@duel/gan';
+import { createShardSampler, ring8 } from '@duel/datasets';
+import { discriminatorRealPart, GanModel, initWeights, tf } from '@duel/gan';
 import { allFinite, cloneWeights } from '@duel/util';
 import { LocalTrainer } from './local-trainer';
 import { ganSpecFor, lrScale, resolveRunConfig } from './run-config';
-import { planTasks, splitBatch, taskSeed } from './task';
+import { executeTask, planTasks, realBatchOf, splitBatch, taskSeed } from './task';
 import { applyGradients, initTrainingState } from './training-state';
 
 beforeAll(async () => {
@@ -12,6 +12,26 @@ beforeAll(async () => {
 });
 
 const small = (over = {}) => resolveRunConfig({ dataset: 'ring8', steps: 4, batchSize: 16, hidden: 8, seed: 3, ...over });
+
+describe('executeTask with a prefetched real half', () => {
+  it('uses it without drawing the real batch, and refuses (and frees) one of another batch size', async () => {
+    const cfg = small();
+    const m = new GanModel(ganSpecFor(cfg));
+    m.setWeights('G', initWeights(m.layout.G, 1));
+    m.setWeights('D', initWeights(m.layout.D, 2));
+    const sampler = createShardSampler(ring8, { seed: cfg.seed, shard: 0, numShards: 1 });
+    const task = { phase: 'D' as const, step: 2, sub: 0, shard: 0, numShards: 1, batch: 16 };
+    const want = await executeTask(m, cfg, task, sampler);
+    const before = tf.memory().numTensors;
+    const real = realBatchOf(cfg, task, sampler);
+    const got = await executeTask(m, cfg, task, null, undefined, 1, discriminatorRealPart(m, real, { loss: cfg.loss }));
+    expect(got.grads.map((g) => [...g.data])).toEqual(want.grads.map((g) => [...g.data]));
+    const other = discriminatorRealPart(m, real.subarray(0, 8 * 2), { loss: cfg.loss });
+    await expect(executeTask(m, cfg, task, sampler, undefined, 1, other)).rejects.toThrow(/DUEL_ERR_SHAPE_MISMATCH/);
+    expect(tf.memory().numTensors).toBe(before);
+    m.dispose();
+  });
+});
 
 describe('run config', () => {
   it('fills dataset defaults and validates every field with a coded error', () => {

@@ -169,7 +169,8 @@ export class TaskRunner {
     const a = this.ahead;
     this.ahead = null;
     if (!a) return null;
-    const fits = task.phase === 'D' && a.key === aheadKey(task.step, task.sub, task.shard.index, task.shard.count, task.batchSize) && task.versions.d === a.dVersion && this.held.D === a.dVersion;
+    // New D weights drop the half (setWeights), so a.dVersion is the D held now; the task must name it.
+    const fits = task.phase === 'D' && a.key === aheadKey(task.step, task.sub, task.shard.index, task.shard.count, task.batchSize) && task.versions.d === a.dVersion;
     if (fits) return a.part;
     a.part.dispose();
     return null;
