@@ -30,11 +30,11 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
-function entriesOf(v: Map<unknown, unknown> | Record<string, unknown>, path: string): [string, unknown][] {
+function entriesOf(v: Map<unknown, unknown> | Record<string, unknown>, path: () => string): [string, unknown][] {
   const out: [string, unknown][] = [];
   if (v instanceof Map) {
     for (const [k, val] of v) {
-      if (typeof k !== 'string') throw bad(path, 'map keys must be strings');
+      if (typeof k !== 'string') throw bad(path(), 'map keys must be strings');
       out.push([k, val]);
     }
   } else {
@@ -53,28 +53,38 @@ function entriesOf(v: Map<unknown, unknown> | Record<string, unknown>, path: str
  */
 export function toPlainJson(v: unknown, bounds: JsonBounds, path = 'header', opts: PlainJsonOptions = {}): JsonValue {
   let nodes = 0;
-  const walk = (x: unknown, depth: number, at: string): JsonValue => {
-    if (++nodes > bounds.maxJsonNodes) throw bad(at, `more than ${bounds.maxJsonNodes} values`);
+  // The path of the value being walked: array indices and object keys, formatted ("[3]", ".k") only
+  // when a value is refused, so a valid header (every frame) builds no path strings.
+  const at: (number | string)[] = [];
+  const where = () => path + at.map((p) => (typeof p === 'number' ? `[${p}]` : `.${p.slice(0, 64)}`)).join('');
+  const walk = (x: unknown, depth: number): JsonValue => {
+    if (++nodes > bounds.maxJsonNodes) throw bad(where(), `more than ${bounds.maxJsonNodes} values`);
     if (x === null || typeof x === 'string' || typeof x === 'boolean') return x;
     if (typeof x === 'number') {
-      if (!opts.allowNonFinite && !Number.isFinite(x)) throw bad(at, 'numbers must be finite');
+      if (!opts.allowNonFinite && !Number.isFinite(x)) throw bad(where(), 'numbers must be finite');
       return x;
     }
-    if (typeof x !== 'object') throw bad(at, `unsupported value of type ${typeof x}`);
-    if (depth >= bounds.maxJsonDepth) throw bad(at, `nested deeper than ${bounds.maxJsonDepth}`);
+    if (typeof x !== 'object') throw bad(where(), `unsupported value of type ${typeof x}`);
+    if (depth >= bounds.maxJsonDepth) throw bad(where(), `nested deeper than ${bounds.maxJsonDepth}`);
     if (Array.isArray(x)) {
       const arr: JsonValue[] = new Array(x.length);
-      for (let i = 0; i < x.length; i++) arr[i] = walk(x[i], depth + 1, `${at}[${i}]`);
+      for (let i = 0; i < x.length; i++) {
+        at.push(i);
+        arr[i] = walk(x[i], depth + 1);
+        at.pop();
+      }
       return arr;
     }
-    if (!(x instanceof Map) && !isPlainObject(x)) throw bad(at, 'unsupported object type');
+    if (!(x instanceof Map) && !isPlainObject(x)) throw bad(where(), 'unsupported object type');
     const obj: JsonObject = {};
-    for (const [k, val] of entriesOf(x as Map<unknown, unknown> | Record<string, unknown>, at)) {
-      if (FORBIDDEN_KEYS.has(k)) throw bad(at, `forbidden key ${JSON.stringify(k)}`);
-      if (Object.prototype.hasOwnProperty.call(obj, k)) throw bad(at, `duplicate key ${JSON.stringify(k)}`);
-      obj[k] = walk(val, depth + 1, `${at}.${k.slice(0, 64)}`);
+    for (const [k, val] of entriesOf(x as Map<unknown, unknown> | Record<string, unknown>, where)) {
+      if (FORBIDDEN_KEYS.has(k)) throw bad(where(), `forbidden key ${JSON.stringify(k)}`);
+      if (Object.prototype.hasOwnProperty.call(obj, k)) throw bad(where(), `duplicate key ${JSON.stringify(k)}`);
+      at.push(k);
+      obj[k] = walk(val, depth + 1);
+      at.pop();
     }
     return obj;
   };
-  return walk(v, 0, path);
+  return walk(v, 0);
 }
