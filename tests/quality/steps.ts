@@ -29,8 +29,29 @@ export const RING8_HQ_GUARD = 0.97;
 export const RING8_SHORT = { steps: 2000, modes: 8, hq: 0.62, args: ['--latent-dim', '2'] } as const;
 
 /**
+ * The Byzantine test's bar (byzantine.test.ts): ring8 at 4000 steps (2-D
+ * latent, the linear decay spanning the run), 8/8 modes and hq ≥ 0.75.
+ *
+ * Why not RING8_SHORT: at 2000 steps hq is still climbing fast and moves a lot
+ * with the trajectory (clean `duel local` seed 1 0.729, seed 2 0.872), and an
+ * attacked distributed run takes a different trajectory each time (which
+ * shards the attackers hold follows the order the workers connect). Nine
+ * measured mixed-attack runs at 2000 steps scored 0.482–0.738 against the
+ * 0.62 bar, and two of them failed a fresh-clone CI. At 4000 steps the clean
+ * runs have settled: `duel local --dataset ring8 --latent-dim 2 --steps 4000`
+ * seeds 1–6 scored 0.910, 0.939, 0.884, 0.952, 0.900, 0.907 (2026-12-06, AMD
+ * EPYC VM). The bar sits below the clean spread by the same quarter of
+ * progress RING8_SHORT allows. The mixed attack at 4000 steps (same day, the
+ * robust rule, seed 1): hq 0.849 and 0.862 (beside the plain mean, as the
+ * test runs), 0.885 and 0.864 (two at once), each with exactly the 3
+ * attackers quarantined; the plain mean at 2000 steps beside them 0.085.
+ */
+export const RING8_BYZANTINE = { steps: 4000, modes: 8, hq: 0.75, args: ['--latent-dim', '2'] } as const;
+
+/**
  * The Byzantine test (byzantine.test.ts): 10 real worker processes, 3 of them
- * attackers (30%), at RING8_SHORT's step count, seed 1. ALIE's z is
+ * attackers (30%), seed 1: the robust rule at RING8_BYZANTINE's step count, the
+ * plain mean at RING8_SHORT's (measurements below at 2000 steps unless said). ALIE's z is
  * z_max(n = 10, f = 3) of Baruch et al. 2019. Each attacker picks its attack
  * task by task from the list.
  *
@@ -55,7 +76,9 @@ export const RING8_SHORT = { steps: 2000, modes: 8, hq: 0.62, args: ['--latent-d
  *   the workers connect, so the mixed run's spread (0.57–0.74 so far) reaches
  *   below 0.62: 1 of the 6 mixed runs measured so far failed the CI gate.
  *   The file now runs alone (vitest project `byzantine`); its first
- *   fresh-clone `.ci/run` so: 0.738, mean 0.075.
+ *   fresh-clone `.ci/run` so: 0.738, mean 0.075. Later fresh-clone runs:
+ *   0.706, 0.671, 0.482 (2026-12-05, failed CI). That spread is why the
+ *   robust run moved to RING8_BYZANTINE's 4000 steps on 2026-12-06.
  * - the same without the history screen (`…:strikes=3`): 0.691 and 0.737
  *   (three trainings at once); before benching (quarantined workers kept
  *   their shards, all their results thrown away) 0.486 and 0.641.
