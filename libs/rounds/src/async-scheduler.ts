@@ -4,7 +4,7 @@ import { ErrorCodes } from '@duel/util';
 import { aggregateResults, roundMetrics } from './aggregate-round';
 import { ack, answerUnknown, applyUpdate, checkpointIfDue, rejectByStrategy, resolve, sendTask } from './effects';
 import { nextPosition, pastEnd, sameVersions, taskIdOf, topKField, versionOf } from './schedule';
-import type { ResultReceivedEvent, RoundCommand, RoundState } from './types';
+import type { Attempt, ResultReceivedEvent, RoundCommand, RoundState } from './types';
 
 /**
  * Asynchronous SGD with a staleness bound, as in Zhang, Gupta, Lian & Liu
@@ -18,29 +18,60 @@ import type { ResultReceivedEvent, RoundCommand, RoundState } from './types';
  *   version it was computed at. τ ≤ s: it is applied alone (through the
  *   strategy of its worker's kind, which screens it), with ApplyUpdate.scale
  *   = stalenessScale(τ). τ > s: rejected DUEL_ERR_STALE_VERSION.
- * - A straggler or a worker that leaves is not replaced: the schedule has
- *   moved on. Its result, if it comes (also re-sent after a reconnect), is
- *   judged by staleness like any other. The run completes when every step has
- *   been issued and no task is still expected (each answered, expired, or its
- *   worker gone).
+ * - A position whose attempt ends without an update is issued again, at the
+ *   current versions, under the next attempt number (`${step}.${phase}${sub}.0.${attempt}`),
+ *   before the cursor moves on, up to ASYNC_MAX_ATTEMPTS attempts in all: a
+ *   result refused (too stale, computed at other versions, the wrong phase, or
+ *   rejected by the strategy), or an attempt lost (its deadline passed and its
+ *   worker is gone or holds another task). So `steps` counts applied updates,
+ *   as a user reading `--steps 20` expects, and not issued tasks only: a
+ *   refused gradient costs the work, not the update. A retry draws the same
+ *   data (the task's seed depends on its position only).
+ * - A worker that leaves keeps its attempt until the deadline, so a result it
+ *   re-sends after a reconnect still counts (judged by staleness like any
+ *   other); then the position is issued again. A straggler still holding its
+ *   task past the deadline keeps its position: its result, when it comes, is
+ *   judged like any other (and, refused, its position is issued again).
+ * - The run completes when every position has been issued, none waits to be
+ *   issued again, and no attempt is still expected (each answered, or expired
+ *   with its worker still holding it: a straggler does not hold the run).
  */
+
+/**
+ * Attempts per async position in all (the first and up to two re-issues). A
+ * bound, so a position that every worker's result fails (a strategy that
+ * rejects it whoever computes it) cannot keep the run going forever; past it
+ * the position is dropped, as every refused position was before retries.
+ */
+export const ASYNC_MAX_ATTEMPTS = 3;
 
 export function asyncDispatch(st: RoundState, out: RoundCommand[]): void {
   if (st.paused || st.shutdown || st.complete || !st.started) return;
   const cfg = st.config;
+  const as = st.async;
   for (const w of st.workers.values()) {
-    const cursor = st.async.cursor;
-    if (pastEnd(cursor, cfg.run.steps)) return;
+    // Positions to issue again go first; then the schedule's next one.
+    const retry = as.retry[0];
+    if (!retry && pastEnd(as.cursor, cfg.run.steps)) return;
     if (w.task !== null || w.benched) continue;
+    const pos = retry?.pos ?? as.cursor;
     // planTasks reads only batchSize and pack of the RunConfig.
-    const [spec] = planTasks(cfg.run as RunConfig, cursor.phase, cursor.step, cursor.sub, 1);
+    const [spec] = planTasks(cfg.run as RunConfig, pos.phase, pos.step, pos.sub, 1);
     if (spec.batch > w.maxBatch) continue;
-    const taskId = taskIdOf(cursor, 0, 0);
+    const taskId = taskIdOf(pos, 0, retry?.attempt ?? 0);
     const task = { ...spec, taskId, seed: taskSeed(cfg.run.seed, spec), versions: { ...st.versions }, deadlineMs: cfg.taskTimeoutMs, ...topKField(cfg.run, spec) };
-    st.async.outstanding.set(taskId, { taskId, workerId: w.id, kind: w.kind, task, deadline: st.now + cfg.taskTimeoutMs, expired: false });
+    as.outstanding.set(taskId, { taskId, workerId: w.id, kind: w.kind, task, deadline: st.now + cfg.taskTimeoutMs, expired: false });
     sendTask(out, w, task);
-    st.async.cursor = nextPosition(cursor, cfg.run.k);
+    if (retry) as.retry.shift();
+    else as.cursor = nextPosition(as.cursor, cfg.run.k);
   }
+}
+
+/** Queues the position of `a`, an attempt that ended without an update, to be issued again (while attempts are left). */
+function retryLater(st: RoundState, a: Attempt): void {
+  const attempt = Number(a.taskId.slice(a.taskId.lastIndexOf('.') + 1)) + 1;
+  if (!(attempt < ASYNC_MAX_ATTEMPTS)) return;
+  st.async.retry.push({ pos: { phase: a.task.phase, step: a.task.step, sub: a.task.sub }, attempt });
 }
 
 export function asyncResult(st: RoundState, out: RoundCommand[], ev: ResultReceivedEvent): void {
@@ -62,6 +93,7 @@ export function asyncResult(st: RoundState, out: RoundCommand[], ev: ResultRecei
   if (code) {
     resolve(st, ev.taskId, 'closed');
     ack(out, ev.workerId, ev.taskId, 'rejected', code);
+    retryLater(st, a);
     return;
   }
   const result = { taskId: ev.taskId, workerId: ev.workerId, kind: a.kind, shard: 0, batch: a.task.batch, grads: ev.grads, stats: ev.stats };
@@ -70,6 +102,7 @@ export function asyncResult(st: RoundState, out: RoundCommand[], ev: ResultRecei
   resolve(st, ev.taskId, 'consumed');
   if (!agg.grads) {
     rejectByStrategy(st, out, ev.workerId, ev.taskId, agg.rejected[0].code);
+    retryLater(st, a);
     return;
   }
   const prevGStep = st.lastGStep;
@@ -81,7 +114,7 @@ export function asyncResult(st: RoundState, out: RoundCommand[], ev: ResultRecei
   checkpointIfDue(st, out, prevGStep);
 }
 
-/** Marks stragglers; forgets tasks that are both past their deadline and without a worker. */
+/** Marks stragglers; closes attempts that are both past their deadline and without a worker, and issues their positions again. */
 export function asyncTick(st: RoundState): void {
   for (const a of [...st.async.outstanding.values()]) {
     if (a.deadline > st.now) continue;
@@ -89,15 +122,21 @@ export function asyncTick(st: RoundState): void {
     if (st.workers.get(a.workerId)?.task !== a.taskId) {
       st.async.outstanding.delete(a.taskId);
       resolve(st, a.taskId, 'closed');
+      retryLater(st, a);
     }
   }
 }
 
-/** True when every step has been issued and no answer is still expected. */
+/**
+ * True when every position has been issued, none waits to be issued again,
+ * and no answer is still expected: an attempt within its deadline (its worker
+ * may be gone, and may re-send after a reconnect, or it is issued again at
+ * the deadline) holds the run; a straggler past its deadline does not.
+ */
 export function asyncDone(st: RoundState): boolean {
-  if (!pastEnd(st.async.cursor, st.config.run.steps)) return false;
+  if (!pastEnd(st.async.cursor, st.config.run.steps) || st.async.retry.length > 0) return false;
   for (const a of st.async.outstanding.values()) {
-    if (!a.expired && st.workers.get(a.workerId)?.task === a.taskId) return false;
+    if (!a.expired) return false;
   }
   return true;
 }

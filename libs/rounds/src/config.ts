@@ -89,7 +89,7 @@ export function createRoundState(config: RoundConfig, restored: RestoredRounds =
     complete: false,
     workers: new Map(),
     round: null,
-    async: { cursor: { phase, step, sub }, outstanding: new Map() },
+    async: { cursor: { phase, step, sub }, outstanding: new Map(), retry: [] },
     resolved: restoredOutcomes(restored),
   };
 }

@@ -98,7 +98,8 @@ export function checkpointIfTimeDue(st: RoundState, out: RoundCommand[]): void {
 
 /**
  * Emits Checkpoint with where to resume: sync, the open (abandoned) or next
- * round; async, the next position to issue (tasks in flight are dropped).
+ * round; async, the next position to issue (tasks in flight, and positions
+ * waiting to be issued again, are dropped).
  */
 export function checkpoint(st: RoundState, out: RoundCommand[]): void {
   const pos = st.config.mode === 'sync' ? st.position : st.async.cursor;

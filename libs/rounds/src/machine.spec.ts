@@ -3,6 +3,7 @@ import { MeanStrategy, weightedMean } from '@duel/aggregation';
 import { planTasks, resolveRunConfig, taskSeed } from '@duel/trainer';
 import { ErrorCodes } from '@duel/util';
 import { createRoundState, resolveRoundConfig } from './config';
+import { ASYNC_MAX_ATTEMPTS } from './async-scheduler';
 import { simulate, type ClusterOptions } from './fake-cluster';
 import { step } from './machine';
 import { currentPhase, summarize } from './queries';
@@ -88,7 +89,40 @@ describe('async rounds', () => {
     expect(only(stale, 'Ack')[0]).toMatchObject({ status: 'rejected', code: ErrorCodes.STALE_VERSION });
     expect(only(stale, 'ApplyUpdate')).toHaveLength(0);
     expect(d.st.versions).toEqual(versions);
-    expect(d.tasks().filter((t) => t.taskId === '2.D0.0.0')).toHaveLength(1); // the schedule never re-issues D2
+    // The refused position is issued again, at the current versions, under the next attempt number (w3 is idle now).
+    expect(d.tasks().filter((t) => t.step === 2 && t.phase === 'D').map((t) => [t.taskId, t.versions.d])).toEqual([
+      ['2.D0.0.0', 0],
+      ['2.D0.0.1', 1],
+    ]);
+    expect(d.lastTask('w3').taskId).toBe('2.D0.0.1');
+  });
+
+  it('a refused position is issued again until it is applied, so the run applies every step; at most ASYNC_MAX_ATTEMPTS attempts', () => {
+    const d = new Driver(asyncCfg({ staleness: 0, run: { ...RUN, steps: 2, k: 1 } }));
+    for (const w of ['w1', 'w2', 'w3']) d.join(w); // 1.D0, 1.G0, 2.D0 at d = g = 0
+    // w1: 1.D0 applied, w1 gets 2.G0 (g = 0); w2: 1.G0 applied; w3: 2.D0 refused (d moved on), re-issued to idle w2;
+    // w1: 2.G0 refused (g moved on), re-issued to w1; then both second attempts are applied.
+    for (const w of ['w1', 'w2', 'w3', 'w1', 'w2', 'w1']) d.answer(w);
+    expect(d.tasks().map((t) => t.taskId)).toEqual(['1.D0.0.0', '1.G0.0.0', '2.D0.0.0', '2.G0.0.0', '2.D0.0.1', '2.G0.0.1']);
+    const applies = only(d.log, 'ApplyUpdate').map((a) => `${a.step}.${a.net}${a.sub}`);
+    expect([...applies].sort()).toEqual(['1.D0', '1.G0', '2.D0', '2.G0']);
+    expect(only(d.log, 'RunComplete')).toEqual([{ type: 'RunComplete', step: 2 }]);
+    expect(d.st.versions).toEqual({ d: 2, g: 2 });
+
+    // A position that every attempt gets refused is dropped after ASYNC_MAX_ATTEMPTS, and the run still ends.
+    const e = new Driver(asyncCfg({ staleness: 0, run: { ...RUN, steps: 1, k: 1 } }));
+    e.join('w1');
+    e.join('w2'); // 1.D0 to w1, 1.G0 to w2
+    const t = e.lastTask('w1');
+    for (let i = 0; i < ASYNC_MAX_ATTEMPTS; i++) {
+      const task = e.lastTask('w1');
+      expect(task.taskId).toBe(`1.D0.0.${i}`);
+      expect(only(e.send(e.resultFor('w1', task, { versions: { g: 7, d: 7 } })), 'Ack')[0]).toMatchObject({ status: 'rejected', code: ErrorCodes.STALE_VERSION });
+    }
+    expect(e.lastTask('w1').taskId).toBe(`1.D0.0.${ASYNC_MAX_ATTEMPTS - 1}`); // no fourth attempt
+    expect(only(e.answer('w2'), 'RunComplete')).toEqual([{ type: 'RunComplete', step: 1 }]);
+    expect(e.st.versions).toEqual({ d: 0, g: 1 });
+    expect(t.taskId).toBe('1.D0.0.0');
   });
 
   it("stalenessMode 'none' applies stale results at full scale; a re-sent result is a duplicate", () => {
@@ -111,13 +145,33 @@ describe('async rounds', () => {
     expect(only(d.answer('w2'), 'Ack')[0]).toMatchObject({ status: 'rejected', code: ErrorCodes.SHUTTING_DOWN });
   });
 
-  it('a worker that leaves is not replaced: the schedule has moved on', () => {
+  it('a worker that leaves keeps its attempt until the deadline (a re-sent result still counts); then its position is issued again', () => {
     const d = new Driver(asyncCfg({ run: { ...RUN, steps: 1, k: 1 } }));
     d.join('w1');
     d.join('w2');
+    const lost = d.lastTask('w1');
     const left = d.leave('w1');
     expect(only(left, 'SendTask')).toHaveLength(0);
+    expect(only(d.answer('w2'), 'RunComplete')).toHaveLength(0); // w1's attempt is still expected
+    const retried = d.tick(1000);
+    expect(d.tasks(retried).map((t) => [t.taskId, d.lastTask('w2').taskId])).toEqual([['1.D0.0.1', '1.D0.0.1']]);
+    // w1 comes back and re-sends its old result: that attempt is closed, so it is not applied.
+    d.join('w1');
+    expect(only(d.send(d.resultFor('w1', lost)), 'ApplyUpdate')).toHaveLength(0);
     expect(only(d.answer('w2'), 'RunComplete')).toEqual([{ type: 'RunComplete', step: 1 }]);
+    expect(d.st.versions).toEqual({ d: 1, g: 1 });
+  });
+
+  it('a worker that leaves and re-sends its result within the deadline has it applied, and nothing is issued twice', () => {
+    const d = new Driver(asyncCfg({ run: { ...RUN, steps: 1, k: 1 } }));
+    d.join('w1');
+    d.join('w2');
+    const lost = d.lastTask('w1');
+    d.leave('w1');
+    d.join('w1');
+    expect(only(d.send(d.resultFor('w1', lost)), 'ApplyUpdate')).toHaveLength(1);
+    expect(only(d.answer('w2'), 'RunComplete')).toEqual([{ type: 'RunComplete', step: 1 }]);
+    expect(d.tasks().map((t) => t.taskId).sort()).toEqual(['1.D0.0.0', '1.G0.0.0']);
   });
 
   it('Pause stops issuing in async too; results still apply; Resume hands out the next positions', () => {

@@ -163,6 +163,8 @@ function shutdown(st: RoundState, out: RoundCommand[]): void {
   }
   for (const a of st.async.outstanding.values()) resolve(st, a.taskId, 'closed');
   st.async.outstanding.clear();
+  // As tasks in flight, positions waiting to be issued again are dropped: the checkpoint resumes at the cursor.
+  st.async.retry = [];
   for (const w of st.workers.values()) {
     w.waiting = 'shutting_down';
     out.push({ type: 'Wait', workerId: w.id, reason: 'shutting_down', retryAfterMs: st.config.waitRetryMs });

@@ -390,9 +390,17 @@ export interface SyncRound extends RoundPosition {
 }
 
 /** Async: the tasks in flight, and the next schedule position to issue. */
+/** An async schedule position to issue again, and the attempt number its next task carries. */
+export interface AsyncRetry {
+  pos: RoundPosition;
+  attempt: number;
+}
+
 export interface AsyncState {
   cursor: RoundPosition;
   outstanding: Map<string, Attempt>;
+  /** Issued positions whose attempt ended without an update (refused or lost), issued again before the cursor moves on. */
+  retry: AsyncRetry[];
 }
 
 /** What became of a task that can no longer be accepted, for answering late copies of its result. */
