@@ -389,13 +389,13 @@ export interface SyncRound extends RoundPosition {
   attempts: Map<string, Attempt>;
 }
 
-/** Async: the tasks in flight, and the next schedule position to issue. */
 /** An async schedule position to issue again, and the attempt number its next task carries. */
 export interface AsyncRetry {
   pos: RoundPosition;
   attempt: number;
 }
 
+/** Async: the tasks in flight, the positions to issue again, and the next schedule position to issue. */
 export interface AsyncState {
   cursor: RoundPosition;
   outstanding: Map<string, Attempt>;
