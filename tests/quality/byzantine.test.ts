@@ -75,7 +75,7 @@ describe(`ring8 with ${BYZANTINE.attackers} of ${BYZANTINE.workers} workers Byza
   // ALIE alone never trips the norm screen, so nobody is quarantined and the history screen has to find the
   // attackers; they keep their shards (30% of the data lost). Opt-in (DUEL_QUALITY_ALIE_ONLY=1): at 2000 steps it
   // met RING8_SHORT's bar by a thin margin (hq 0.659 and 0.629 against 0.62, steps.ts), too thin for CI to gate on;
-  // it now runs RING8_BYZANTINE's 4000 steps against 0.75, which CI has not measured.
+  // it now runs RING8_BYZANTINE's 4000 steps against 0.75: 0.873 in the one run measured (2026-12-06).
   it.skipIf(!process.env.DUEL_QUALITY_ALIE_ONLY)(`${BYZANTINE.robust} meets the clean bar under ${BYZANTINE.quiet} alone`, async () => {
     const quiet = await attacked(BYZANTINE.robust, BYZANTINE.quiet, RING8_BYZANTINE.steps);
     expect(meetsBar(quiet.quality), JSON.stringify(quiet.quality)).toBe(true);
