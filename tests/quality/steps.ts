@@ -46,7 +46,7 @@ export const RING8_SHORT = { steps: 2000, modes: 8, hq: 0.62, args: ['--latent-d
  * test runs), 0.885 and 0.864 (two at once), each with exactly the 3
  * attackers quarantined; the plain mean at 2000 steps beside them 0.085.
  */
-export const RING8_BYZANTINE = { steps: 4000, modes: 8, hq: 0.75, args: ['--latent-dim', '2'] } as const;
+export const RING8_BYZANTINE = { steps: 4000, modes: 8, hq: 0.75, args: RING8_SHORT.args } as const;
 
 /**
  * The Byzantine test (byzantine.test.ts): 10 real worker processes, 3 of them

@@ -113,7 +113,6 @@ describe('async rounds', () => {
     const e = new Driver(asyncCfg({ staleness: 0, run: { ...RUN, steps: 1, k: 1 } }));
     e.join('w1');
     e.join('w2'); // 1.D0 to w1, 1.G0 to w2
-    const t = e.lastTask('w1');
     for (let i = 0; i < ASYNC_MAX_ATTEMPTS; i++) {
       const task = e.lastTask('w1');
       expect(task.taskId).toBe(`1.D0.0.${i}`);
@@ -122,7 +121,6 @@ describe('async rounds', () => {
     expect(e.lastTask('w1').taskId).toBe(`1.D0.0.${ASYNC_MAX_ATTEMPTS - 1}`); // no fourth attempt
     expect(only(e.answer('w2'), 'RunComplete')).toEqual([{ type: 'RunComplete', step: 1 }]);
     expect(e.st.versions).toEqual({ d: 0, g: 1 });
-    expect(t.taskId).toBe('1.D0.0.0');
   });
 
   it("stalenessMode 'none' applies stale results at full scale; a re-sent result is a duplicate", () => {

@@ -37,6 +37,11 @@ export function taskIdOf(pos: RoundPosition, shard: number, attempt: number): st
   return `${pos.step}.${pos.phase}${pos.sub}.${shard}.${attempt}`;
 }
 
+/** The attempt number of a task id built by {@link taskIdOf} (its last field). */
+export function attemptOf(taskId: string): number {
+  return Number(taskId.slice(taskId.lastIndexOf('.') + 1));
+}
+
 /**
  * The `topK` field of a G task in a top-k run (the share of fake packs G
  * descends on at that step), or nothing: D tasks and runs without top-k
