@@ -50,6 +50,24 @@ describe('coordinator checkpoint <-> training state', () => {
     expect(meta).toMatchObject({ runId: 'run-x', next, resolved: [['3.G0.1.0', 'consumed']], appliedResults: 12, rng: { runSeed: 2 } });
   });
 
+  it('round-trips the async pending positions; a sync (or older) checkpoint has no pending field', () => {
+    const st = trainedState();
+    const next = { phase: 'D' as const, step: 4, sub: 0, versions: { g: 3, d: 3 } };
+    const pending = [
+      { pos: { phase: 'D' as const, step: 3, sub: 0 }, attempt: 2 },
+      { pos: { phase: 'G' as const, step: 3, sub: 0 }, attempt: 1 },
+    ];
+    const cp = checkpointOf('run-x', st, { run, mode: 'async', shards: 1 }, { next, resolved: [], pending }, 7, 1234);
+    pending[0].attempt = 9; // the checkpoint holds its own copy
+    const meta = decodeCheckpoint(encodeCheckpoint(cp)).meta as CoordinatorCheckpointMeta;
+    expect(meta.pending).toEqual([
+      { pos: { phase: 'D', step: 3, sub: 0 }, attempt: 2 },
+      { pos: { phase: 'G', step: 3, sub: 0 }, attempt: 1 },
+    ]);
+    const sync = checkpointOf('run-x', st, { run, mode: 'sync', shards: 2 }, { next, resolved: [] }, 7, 1234);
+    expect('pending' in decodeCheckpoint(encodeCheckpoint(sync)).meta).toBe(false);
+  });
+
   it('refuses a checkpoint of another model with DUEL_ERR_CHECKPOINT_MISMATCH', () => {
     const st = trainedState();
     const cp = checkpointOf('run-x', st, { run, mode: 'sync', shards: 2 }, { next: { phase: 'D', step: 4, sub: 0, versions: { g: 3, d: 3 } }, resolved: [] }, 0);

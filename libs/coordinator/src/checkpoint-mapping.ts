@@ -1,6 +1,6 @@
 import { adamStateFromJSON, type AdamState } from '@duel/aggregation';
 import type { GanLayout, Net } from '@duel/gan';
-import type { ResolvedOutcome, StartPosition } from '@duel/rounds';
+import type { AsyncRetry, ResolvedOutcome, StartPosition } from '@duel/rounds';
 import type { CheckpointData, CheckpointMeta } from '@duel/store';
 import type { RunConfig, TrainingState } from '@duel/trainer';
 import { assertLayout, DuelError, ErrorCodes, type NamedWeights } from '@duel/util';
@@ -18,6 +18,13 @@ export interface CoordinatorCheckpointMeta extends CheckpointMeta {
   next: StartPosition;
   /** Outcomes of recently resolved tasks, so copies of applied results stay duplicates. */
   resolved: [string, ResolvedOutcome][];
+  /**
+   * Async: the positions issued but not applied at the checkpoint (attempts in
+   * flight, positions waiting to be issued again), which the resumed machine
+   * issues again first (createRoundState's `restored.pending`). Absent in
+   * sync checkpoints and in checkpoints written before it existed.
+   */
+  pending?: AsyncRetry[];
   adam: Record<Net, { t: number; accBeta1: number; accBeta2: number }>;
   /**
    * The coordinator draws no random numbers of its own on the training path:
@@ -43,7 +50,7 @@ export function checkpointOf(
   runId: string,
   state: TrainingState,
   cfg: { run: RunConfig; mode: 'sync' | 'async'; shards: number | 'auto'; resumeKey?: string },
-  position: { next: StartPosition; resolved: [string, ResolvedOutcome][] },
+  position: { next: StartPosition; resolved: [string, ResolvedOutcome][]; pending?: AsyncRetry[] },
   appliedResults: number,
   now = Date.now(),
 ): CheckpointData<CoordinatorCheckpointMeta> {
@@ -70,6 +77,7 @@ export function checkpointOf(
       versions: { ...state.versions },
       next: { ...position.next, versions: { ...position.next.versions } },
       resolved: position.resolved,
+      ...(position.pending === undefined ? {} : { pending: position.pending.map((p) => ({ pos: { ...p.pos }, attempt: p.attempt })) }),
       adam: { G: adamMeta(state.adam.G), D: adamMeta(state.adam.D) },
       rng: { runSeed: cfg.run.seed, derivation: 'taskSeed(seed, step, phase, sub, shard)' },
       appliedResults,

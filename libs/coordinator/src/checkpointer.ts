@@ -2,7 +2,7 @@ import { Controller, Get, Inject, Injectable, Logger } from '@nestjs/common';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { HistoryPoint } from '@duel/api-types';
 import { CloseCodes } from '@duel/protocol';
-import { currentPosition, type RoundCommand, type RoundEvent, type RoundState, type StartPosition } from '@duel/rounds';
+import { currentPending, currentPosition, type AsyncRetry, type RoundCommand, type RoundEvent, type RoundState, type StartPosition } from '@duel/rounds';
 import { weightsDigest, type CheckpointData, type StateStore } from '@duel/store';
 import type { TrainingState } from '@duel/trainer';
 import { checkpointOf, type CoordinatorCheckpointMeta } from './checkpoint-mapping';
@@ -101,7 +101,7 @@ export class Checkpointer {
   observe(cmd: RoundCommand): void {
     switch (cmd.type) {
       case 'Checkpoint':
-        if (this.src) this.enqueue(this.snapshot(cmd.next, cmd.resolved));
+        if (this.src) this.enqueue(this.snapshot(cmd.next, cmd.resolved, cmd.pending));
         return;
       case 'Ack':
         if (cmd.status === 'applied') this.m.applied.set(++this.appliedResults);
@@ -125,18 +125,22 @@ export class Checkpointer {
     }
   }
 
-  /** The training state now, at the machine's current position (a consistent cut: nothing half-applied). */
+  /**
+   * The training state now, at the machine's current position (a consistent cut: nothing half-applied),
+   * with the async positions in flight or waiting to be issued again, as a Checkpoint command has them.
+   */
   snapshotNow(): CheckpointData<CoordinatorCheckpointMeta> {
     const st = this.src!.rounds();
     const p = currentPosition(st);
-    return this.snapshot({ ...p, versions: { ...st.versions } }, [...st.resolved]);
+    return this.snapshot({ ...p, versions: { ...st.versions } }, [...st.resolved], currentPending(st));
   }
 
-  private snapshot(next: StartPosition, resolved: [string, 'consumed' | 'closed'][]): CheckpointData<CoordinatorCheckpointMeta> {
+  private snapshot(next: StartPosition, resolved: [string, 'consumed' | 'closed'][], pending: AsyncRetry[] | undefined): CheckpointData<CoordinatorCheckpointMeta> {
     const src = this.src!;
     const { run, mode, shards } = this.opts;
     // The resume key travels in the meta so workers keep their ids across a restart (WorkerIdentity).
-    return checkpointOf(src.runId, src.state, { run, mode, shards, resumeKey: this.identity.checkpointKey() }, { next, resolved }, this.appliedResults);
+    const position = { next, resolved, ...(pending ? { pending } : {}) };
+    return checkpointOf(src.runId, src.state, { run, mode, shards, resumeKey: this.identity.checkpointKey() }, position, this.appliedResults);
   }
 
   /** Queues a write; a newer snapshot replaces one still waiting (the newest wins). */

@@ -32,6 +32,14 @@ import type { Attempt, ResultReceivedEvent, RoundCommand, RoundState } from './t
  *   other); then the position is issued again. A straggler still holding its
  *   task past the deadline keeps its position: its result, when it comes, is
  *   judged like any other (and, refused, its position is issued again).
+ * - A Checkpoint keeps the positions issued but not applied (`pending`: each
+ *   attempt in flight, under its attempt number + 1, and each position waiting
+ *   to be issued again), and a machine resumed from it issues them again
+ *   before the cursor moves on, so a restart loses no position. A restart is
+ *   not a failure of the position: a restored one is issued once more even at
+ *   ASYNC_MAX_ATTEMPTS (config.ts createRoundState). A late result of an
+ *   attempt from before the restart is unknown to the resumed machine, so it
+ *   is refused and never applied.
  * - The run completes when every position has been issued, none waits to be
  *   issued again, and no attempt is still expected (each answered, or expired
  *   with its worker still holding it: a straggler does not hold the run).
@@ -42,6 +50,7 @@ import type { Attempt, ResultReceivedEvent, RoundCommand, RoundState } from './t
  * bound, so a position that every worker's result fails (a strategy that
  * rejects it whoever computes it) cannot keep the run going forever; past it
  * the position is dropped, as every refused position was before retries.
+ * (A coordinator restart adds at most one attempt per restored position.)
  */
 export const ASYNC_MAX_ATTEMPTS = 3;
 

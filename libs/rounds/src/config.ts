@@ -1,7 +1,8 @@
 import { assertStalenessMode } from '@duel/aggregation';
 import { DuelError, ErrorCodes } from '@duel/util';
-import { RESOLVED_MEMORY } from './effects';
-import type { ResolvedRoundConfig, RestoredRounds, RoundConfig, RoundState, StartPosition, ValidationConfig } from './types';
+import { compareSchedule, RESOLVED_MEMORY } from './effects';
+import { taskIdOf } from './schedule';
+import type { AsyncRetry, ResolvedRoundConfig, RestoredRounds, RoundConfig, RoundState, StartPosition, ValidationConfig } from './types';
 
 const bad = (field: string, why: string): never => {
   throw new DuelError(ErrorCodes.BAD_ARGUMENT, `round config ${field}: ${why}`, { field });
@@ -69,7 +70,15 @@ function resolveValidation(v: RoundConfig['validation'] & object, mode: RoundCon
  * A fresh machine at the config's start position; no worker present, nothing
  * issued. A resumed run passes its checkpoint's `next` as config.start and its
  * `resolved` list here, so results of tasks consumed before the checkpoint are
- * still answered 'duplicate' (never applied again).
+ * still answered 'duplicate' (never applied again); and, async, its `pending`
+ * list, whose positions are issued again (in that order) before the cursor
+ * moves on, so the positions in flight or waiting at the checkpoint are not
+ * lost. Each is issued under its recorded attempt number, above that of
+ * every attempt before the checkpoint, so a late result of an old attempt is
+ * unknown to the resumed machine and refused. A restart is not a failure of
+ * the position: a restored one is issued once more even when its attempt
+ * number has reached ASYNC_MAX_ATTEMPTS (it gets no further re-issue if that
+ * attempt fails too), so each restart adds at most one attempt per position.
  */
 export function createRoundState(config: RoundConfig, restored: RestoredRounds = {}): RoundState {
   const cfg = resolveRoundConfig(config);
@@ -89,7 +98,7 @@ export function createRoundState(config: RoundConfig, restored: RestoredRounds =
     complete: false,
     workers: new Map(),
     round: null,
-    async: { cursor: { phase, step, sub }, outstanding: new Map(), retry: [] },
+    async: { cursor: { phase, step, sub }, outstanding: new Map(), retry: restoredPending(restored, cfg) },
     resolved: restoredOutcomes(restored),
   };
 }
@@ -105,4 +114,39 @@ function restoredOutcomes(restored: RestoredRounds): RoundState['resolved'] {
   // Keep the newest RESOLVED_MEMORY, as the running machine would.
   for (const k of [...out.keys()].slice(0, Math.max(0, out.size - RESOLVED_MEMORY))) out.delete(k);
   return out;
+}
+
+/**
+ * The checkpoint's async positions to issue again, validated: each a position
+ * of the schedule (phase D or G, sub in range for k) before the start cursor,
+ * at most once, with an attempt number ≥ 1 (it was issued at least once, and
+ * its next task id must differ from every earlier one); sorted into schedule
+ * order. Sync: none may be given.
+ */
+function restoredPending(restored: RestoredRounds, cfg: ResolvedRoundConfig): AsyncRetry[] {
+  const given = restored.pending ?? [];
+  if (!Array.isArray(given)) return bad('restored.pending', 'must be an array of { pos, attempt }');
+  if (given.length > 0 && cfg.mode !== 'async') return bad('restored.pending', 'only an async run has positions to issue again');
+  const k = cfg.run.k;
+  const out: AsyncRetry[] = [];
+  const seen = new Set<string>();
+  for (const entry of given as readonly unknown[]) {
+    const e = entry as Partial<AsyncRetry> | null;
+    const p = e?.pos;
+    const ok =
+      isInt(e?.attempt, 1) &&
+      p !== undefined &&
+      p !== null &&
+      (p.phase === 'D' || p.phase === 'G') &&
+      isInt(p.step, 1) &&
+      isInt(p.sub, 0) &&
+      p.sub <= (p.phase === 'D' ? k - 1 : 0) &&
+      compareSchedule(p, cfg.start) < 0;
+    if (!ok) return bad('restored.pending', `bad entry ${JSON.stringify(entry)} (a position of the schedule for k=${k} before the start, attempt ≥ 1)`);
+    const key = taskIdOf(p, 0, 0);
+    if (seen.has(key)) return bad('restored.pending', `position ${key} given twice`);
+    seen.add(key);
+    out.push({ pos: { phase: p.phase, step: p.step, sub: p.sub }, attempt: e.attempt as number });
+  }
+  return out.sort((a, b) => compareSchedule(a.pos, b.pos));
 }

@@ -1,6 +1,6 @@
 import { ErrorCodes, type ErrorCode, type NamedWeights } from '@duel/util';
-import { sameVersions, versionOf } from './schedule';
-import type { AckStatus, Phase, ResolvedOutcome, ResultReceivedEvent, RoundCommand, RoundState, RoundTask, WaitReason, WorkerJoinedEvent, WorkerRecord } from './types';
+import { attemptOf, sameVersions, versionOf } from './schedule';
+import type { AckStatus, AsyncRetry, Phase, ResolvedOutcome, ResultReceivedEvent, RoundCommand, RoundPosition, RoundState, RoundTask, WaitReason, WorkerJoinedEvent, WorkerRecord } from './types';
 
 /**
  * The machine's only way to act: helpers that update the bookkeeping of
@@ -98,14 +98,42 @@ export function checkpointIfTimeDue(st: RoundState, out: RoundCommand[]): void {
 
 /**
  * Emits Checkpoint with where to resume: sync, the open (abandoned) or next
- * round; async, the next position to issue (tasks in flight, and positions
- * waiting to be issued again, are dropped).
+ * round; async, the next position to issue, plus `pending`: the positions
+ * issued but not applied (attempts in flight, and positions waiting to be
+ * issued again), which a resumed machine issues again before moving on.
+ * `pending` defaults to the state's own; Shutdown passes the one it took
+ * before closing the attempts in flight.
  */
-export function checkpoint(st: RoundState, out: RoundCommand[]): void {
+export function checkpoint(st: RoundState, out: RoundCommand[], pending = pendingPositions(st)): void {
   const pos = st.config.mode === 'sync' ? st.position : st.async.cursor;
-  out.push({ type: 'Checkpoint', step: st.lastGStep, next: { ...pos, versions: { ...st.versions } }, resolved: [...st.resolved] });
+  out.push({ type: 'Checkpoint', step: st.lastGStep, next: { ...pos, versions: { ...st.versions } }, resolved: [...st.resolved], ...(pending ? { pending } : {}) });
   st.lastCheckpointStep = st.lastGStep;
   st.lastCheckpointAt = st.now;
+}
+
+/** Schedule order of two positions: by step, then D subs (ascending) before G. Negative when `a` comes first. */
+export function compareSchedule(a: RoundPosition, b: RoundPosition): number {
+  if (a.step !== b.step) return a.step - b.step;
+  if (a.phase !== b.phase) return a.phase === 'D' ? -1 : 1;
+  return a.sub - b.sub;
+}
+
+/**
+ * Async: the positions issued but not applied, in schedule order, each with
+ * the attempt number its next issue carries: every attempt in flight (within
+ * its deadline or a straggler past it) under its attempt number + 1, and
+ * every position waiting to be issued again under its queued number. Fresh
+ * copies. Sync: undefined (a sync checkpoint resumes at the open round, whose
+ * shards are all sent again).
+ */
+export function pendingPositions(st: RoundState): AsyncRetry[] | undefined {
+  if (st.config.mode === 'sync') return undefined;
+  const out: AsyncRetry[] = [];
+  for (const a of st.async.outstanding.values()) {
+    out.push({ pos: { phase: a.task.phase, step: a.task.step, sub: a.task.sub }, attempt: attemptOf(a.taskId) + 1 });
+  }
+  for (const r of st.async.retry) out.push({ pos: { phase: r.pos.phase, step: r.pos.step, sub: r.pos.sub }, attempt: r.attempt });
+  return out.sort((a, b) => compareSchedule(a.pos, b.pos));
 }
 
 /** Remembers what became of a taskId (bounded FIFO: the oldest entry goes first). */

@@ -1,6 +1,6 @@
 import { DuelError, ErrorCodes } from '@duel/util';
 import { asyncDispatch, asyncDone, asyncResult, asyncTick } from './async-scheduler';
-import { ack, addWorker, answerUnknown, checkpoint, checkpointIfTimeDue, resolve, waitIdle } from './effects';
+import { ack, addWorker, answerUnknown, checkpoint, checkpointIfTimeDue, pendingPositions, resolve, waitIdle } from './effects';
 import { pastEnd } from './schedule';
 import { syncDispatch, syncResult, syncTick, syncWorkerLeft } from './sync-scheduler';
 import type { ReconfigureEvent, ResultReceivedEvent, RoundCommand, RoundEvent, RoundState, StepResult, WorkerRecord } from './types';
@@ -161,13 +161,14 @@ function shutdown(st: RoundState, out: RoundCommand[]): void {
     for (const a of st.round.attempts.values()) resolve(st, a.taskId, 'closed');
     st.round = null;
   }
+  // Async: the checkpoint keeps the positions in flight or waiting to be issued again, for the resumed run to issue.
+  const pending = pendingPositions(st);
   for (const a of st.async.outstanding.values()) resolve(st, a.taskId, 'closed');
   st.async.outstanding.clear();
-  // As tasks in flight, positions waiting to be issued again are dropped: the checkpoint resumes at the cursor.
   st.async.retry = [];
   for (const w of st.workers.values()) {
     w.waiting = 'shutting_down';
     out.push({ type: 'Wait', workerId: w.id, reason: 'shutting_down', retryAfterMs: st.config.waitRetryMs });
   }
-  checkpoint(st, out);
+  checkpoint(st, out, pending);
 }

@@ -1,5 +1,6 @@
+import { pendingPositions } from './effects';
 import { answered } from './sync-round';
-import type { Phase, RoundPosition, RoundState, RunMode, Versions } from './types';
+import type { AsyncRetry, Phase, RoundPosition, RoundState, RunMode, Versions } from './types';
 
 /** Read-only views of a RoundState for the HTTP API and metrics; they never change it. */
 
@@ -7,6 +8,16 @@ import type { Phase, RoundPosition, RoundState, RunMode, Versions } from './type
 export function currentPosition(st: RoundState): RoundPosition {
   const p = st.config.mode === 'sync' ? st.position : st.async.cursor;
   return { phase: p.phase, step: p.step, sub: p.sub };
+}
+
+/**
+ * Async: the positions issued but not applied (attempts in flight, positions
+ * waiting to be issued again), in schedule order, as a Checkpoint's `pending`
+ * records them; pass it with currentPosition to createRoundState to resume.
+ * Sync: undefined.
+ */
+export function currentPending(st: RoundState): AsyncRetry[] | undefined {
+  return pendingPositions(st);
 }
 
 export function currentPhase(st: RoundState): Phase {

@@ -270,6 +270,16 @@ export interface CheckpointCommand {
    * the checkpoint is still answered 'duplicate' after a restart.
    */
   resolved: [string, ResolvedOutcome][];
+  /**
+   * Async only (absent in sync): the schedule positions issued but not
+   * applied, in schedule order (step, then D subs before G): every attempt
+   * in flight (within its deadline or not), as its position under the next
+   * attempt number, and every position waiting to be issued again. Persist
+   * it and pass it back to createRoundState, so a resumed machine issues
+   * these positions again before the cursor moves on, and `steps` still
+   * counts applied updates across a restart.
+   */
+  pending?: AsyncRetry[];
 }
 
 export interface RunCompleteCommand {
@@ -437,6 +447,12 @@ export interface RoundState {
 /** What a resumed machine takes over from its checkpoint besides the position (config.start). */
 export interface RestoredRounds {
   resolved?: readonly (readonly [string, ResolvedOutcome])[];
+  /**
+   * Async only: the checkpoint's `pending` positions, issued again (each
+   * once, under its recorded attempt number) before the cursor moves on.
+   * Absent (an older checkpoint, or a sync run): nothing to issue again.
+   */
+  pending?: readonly AsyncRetry[];
 }
 
 export interface StepResult {
