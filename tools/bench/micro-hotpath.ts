@@ -5,12 +5,12 @@
  *   node --import tsx tools/bench/micro-hotpath.ts [REPS]
  *
  * ms per Adam step (G and D), per allFinite pass over a G result, per
- * weightedMean of one G result, per decode of one G result frame and per
+ * weightedMean of 1 to 4 G results (the wasm kernel and the JS loop), per decode of one G result frame and per
  * weights-broadcast encode. Medians of REPS (default 30) after a warm-up. On
  * a shared machine read them next to the load average printed at the end.
  */
 import { loadavg } from 'node:os';
-import { adamKernelName, adamStep, adamTensorJs, createAdamState, MeanStrategy, weightedMean, type AdamScalars } from '@duel/aggregation';
+import { adamKernelName, adamStep, adamTensorJs, createAdamState, MeanStrategy, meanIntoJs, meanKernelName, weightedMean, type AdamScalars } from '@duel/aggregation';
 import { ganLayout } from '@duel/gan';
 import { decodeFrame, encodeFrame, encodeWeightsOnce, limitsFor, type ResultFrame } from '@duel/protocol';
 import { ganSpecFor, resolveRunConfig } from '@duel/trainer';
@@ -59,11 +59,19 @@ time('allFinite G', () => {
   if (!allFinite(gG)) throw new Error('not finite');
 });
 const out = zerosLike(layout.G);
-time('weightedMean G, 1 update', () => weightedMean([gG], [64], out));
 const gG2 = randomWeights(layout.G, 4, 1e-3);
-time('weightedMean G, 2 updates', () => weightedMean([gG, gG2], [64, 64], out));
 const gG3 = randomWeights(layout.G, 5, 1e-3);
-time('weightedMean G, 3 updates', () => weightedMean([gG, gG2, gG3], [64, 64, 64], out));
+const gG4 = randomWeights(layout.G, 6, 1e-3);
+// weightedMean runs the wasm kernel; the JS loop (its fallback, and what it ran before 2026-12-06) beside it, on the same arrays.
+const meanJs = (ups: NamedWeights[]) => {
+  const norm = ups.map(() => 1 / ups.length);
+  for (let k = 0; k < out.length; k++) meanIntoJs(out[k].data, ups.map((u) => u[k].data), norm);
+};
+for (const ups of [[gG], [gG, gG2], [gG, gG2, gG3], [gG, gG2, gG3, gG4]]) {
+  const n = ups.length;
+  time(`weightedMean G, ${n} update${n > 1 ? 's' : ''} (${meanKernelName()})`, () => weightedMean(ups, ups.map(() => 64), out));
+  time(`weightedMean G, ${n} update${n > 1 ? 's' : ''}, JS loop`, () => meanJs(ups));
+}
 const frame = encodeFrame({
   t: 'result',
   taskId: 't-1',

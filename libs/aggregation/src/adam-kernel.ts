@@ -1,5 +1,6 @@
 import { sizeOf, type NamedWeights, type TensorSpec } from '@duel/util';
 import { ADAM_KERNEL_WASM_BASE64 } from './adam-kernel.wasm';
+import { compileKernel, instantiateKernel } from './wasm-module';
 
 /**
  * The inner loop of {@link adamStep} for one tensor, twice: in WebAssembly
@@ -56,7 +57,6 @@ type AdamExport = (
  * copy in, the kernel and the copy out.
  */
 const CHUNK = 8192;
-const PAGE_BYTES = 65536;
 
 /** One instance of the module with its own memory, which never grows (so views of it stay valid). */
 interface Instance {
@@ -72,39 +72,11 @@ interface Instance {
 /** undefined: not tried yet; null: unavailable here. */
 let compiled: WebAssembly.Module | null | undefined;
 
-function base64Bytes(b64: string): Uint8Array<ArrayBuffer> {
-  const s = atob(b64);
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out;
-}
-
-/** Compiles the module on first use (under 300 bytes: synchronous compilation is allowed on a browser's main thread too). */
-function wasmModule(): WebAssembly.Module | null {
-  if (compiled !== undefined) return compiled;
-  compiled = null;
-  try {
-    if (typeof WebAssembly !== 'object' || typeof atob !== 'function') return null;
-    const bytes = base64Bytes(ADAM_KERNEL_WASM_BASE64);
-    // An engine without SIMD rejects the module: use the JS loop.
-    if (WebAssembly.validate(bytes)) compiled = new WebAssembly.Module(bytes);
-  } catch {
-    compiled = null; // e.g. a Content-Security-Policy without 'wasm-unsafe-eval'
-  }
-  return compiled;
-}
-
 /** An instance over a fresh memory of at least `floats` float32 values, or null. */
 function instantiate(floats: number): { memory: WebAssembly.Memory; adam: AdamExport } | null {
-  const mod = wasmModule();
-  if (!mod) return null;
-  try {
-    const memory = new WebAssembly.Memory({ initial: Math.max(1, Math.ceil((4 * floats) / PAGE_BYTES)) });
-    const { exports } = new WebAssembly.Instance(mod, { env: { memory } });
-    return { memory, adam: exports['adam'] as AdamExport };
-  } catch {
-    return null; // out of memory or address space: the caller falls back
-  }
+  if (compiled === undefined) compiled = compileKernel(ADAM_KERNEL_WASM_BASE64);
+  const made = instantiateKernel(compiled, 4 * floats);
+  return made && { memory: made.memory, adam: made.exports['adam'] as AdamExport };
 }
 
 /** The instance that every array outside a module's memory passes through. */

@@ -1,6 +1,6 @@
 ;; One Adam step over a chunk of float32 values in linear memory, 4 lanes at a
 ;; time (WebAssembly SIMD). The source of adam-kernel.wasm.ts: regenerate that
-;; file with `node --import tsx tools/wasm/build-adam-kernel.ts` after an edit.
+;; file with `node --import tsx tools/wasm/build-kernels.ts` after an edit.
 ;;
 ;; It does exactly the float32 operations of adamTensorJs in adam-kernel.ts,
 ;; in the same order. IEEE-754 float32 add, mul, div and sqrt are correctly

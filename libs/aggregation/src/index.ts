@@ -4,6 +4,7 @@
  */
 export * from './adam';
 export * from './adam-kernel';
+export * from './mean-kernel';
 export * from './kernels';
 export * from './gradient-buffers';
 export * from './staleness';

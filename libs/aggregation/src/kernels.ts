@@ -1,5 +1,6 @@
 import { DuelError, ErrorCodes, assertLayout, globalNorm, type NamedWeights } from '@duel/util';
 import { gradientBuffer } from './gradient-buffers';
+import { meanInto } from './mean-kernel';
 
 /**
  * The math of aggregation as pure functions on NamedWeights (Flower keeps the
@@ -41,68 +42,6 @@ export function weightedMean(updates: readonly NamedWeights[], weights: readonly
   const res = out ?? gradientBuffer(updates[0]);
   for (let k = 0; k < res.length; k++) meanInto(res[k].data, updates.map((u) => u[k].data), norm);
   return res;
-}
-
-/**
- * Coordinates per block of {@link meanInto}: the block's float64 sums (16 KiB)
- * stay in L1 while every update's slice is added, so each update is read
- * once and no full-length float64 array goes through memory.
- */
-const BLOCK = 2048;
-const acc = new Float64Array(BLOCK);
-
-/**
- * dst[i] = Σ_j norm[j]·src[j][i], summed in float64 in the order j = 0..n−1
- * and rounded to float32 once. Runs update by update over monomorphic
- * Float32Array loops (the per-coordinate inner loop over n arrays was 3× a
- * plain copy), block by block; the float64 accumulator keeps the sums, and so
- * the bits, identical to summing coordinate by coordinate.
- */
-function meanInto(dst: Float32Array, src: readonly Float32Array[], norm: readonly number[]): void {
-  const len = dst.length;
-  const n = src.length;
-  if (n === 1) {
-    const a = src[0];
-    const w = norm[0];
-    if (w === 1) return copyPositiveZero(dst, a);
-    // One update needs no accumulator; `0 +` keeps −0 → +0 as the running sum would.
-    for (let i = 0; i < len; i++) dst[i] = 0 + w * a[i];
-    return;
-  }
-  const a0 = src[0];
-  const w0 = norm[0];
-  const last = src[n - 1];
-  const wl = norm[n - 1];
-  if (n === 2) {
-    // The same float64 sum, (0 + w0·a0) + wl·a1, without the accumulator.
-    for (let i = 0; i < len; i++) dst[i] = 0 + w0 * a0[i] + wl * last[i];
-    return;
-  }
-  for (let start = 0; start < len; start += BLOCK) {
-    const end = Math.min(len, start + BLOCK);
-    for (let i = start; i < end; i++) acc[i - start] = 0 + w0 * a0[i];
-    for (let j = 1; j < n - 1; j++) {
-      const a = src[j];
-      const w = norm[j];
-      for (let i = start; i < end; i++) acc[i - start] += w * a[i];
-    }
-    for (let i = start; i < end; i++) dst[i] = acc[i - start] + wl * last[i];
-  }
-}
-
-const NEGATIVE_ZERO_BITS = -0x80000000;
-
-/**
- * dst = 0 + 1·a, the one-update mean (a round of one worker, or one shard):
- * a native copy, then −0 → +0 (what the float64 sum would give) found with
- * native `indexOf` on the bits. On 1.49M values (the `mlp` G) 2.3× faster
- * than the JS loop with one −0 in 5000, 1.2× with one in 50 (a micro-run,
- * 2026-12-03, Node 20); the loop converts every value to float64 and back.
- */
-function copyPositiveZero(dst: Float32Array, a: Float32Array): void {
-  dst.set(a);
-  const bits = new Int32Array(dst.buffer, dst.byteOffset, dst.length);
-  for (let i = bits.indexOf(NEGATIVE_ZERO_BITS); i >= 0; i = bits.indexOf(NEGATIVE_ZERO_BITS, i + 1)) bits[i] = 0;
 }
 
 /** Sorts `a[0..n)` ascending; insertion sort, as n (the worker count) is small. */
