@@ -25,7 +25,7 @@ interface Plan {
 function plan(quick: boolean): Plan {
   return quick
     ? { workers: [1, 2], modes: ['raw', 'duel'], reps: 1, warmupS: 1, windowS: 3 }
-    : { workers: [1, 2], modes: ['raw', 'duel', 'echo'], reps: 2, warmupS: 3, windowS: 6 };
+    : { workers: [1, 2], modes: ['raw', 'duel', 'echo'], reps: 3, warmupS: 3, windowS: 6 };
 }
 
 function runOnce(mode: Mode, workers: number, p: Plan, profile = false): Promise<IngestReport> {
@@ -85,7 +85,9 @@ function ingestSection(m: Machine, p: Plan, runs: IngestReport[], prof: IngestRe
     '',
     '- **coordinator**: the real one (`startCoordinator`, sync, one shard per worker); every result is decoded,',
     '  validated, aggregated (mean), Adam steps the net, and the new weights are broadcast. MB/s is the',
-    '  growth of `duel_bytes_in_total` on /metrics over the window.',
+    '  growth of `duel_bytes_in_total` on /metrics over the window. Its per-connection flood guard (by default 256 MiB/s',
+    '  and 1000 frames/s, `byteRate` / `frameRate`) is lifted here: one loopback client outruns it within seconds and is',
+    '  cut off with `DUEL_ERR_RATE_LIMITED` (close 4429). A run in which any client exits before the window ends fails.',
     '- **bare ws, small reply**: a `ws` server that answers every frame with one small frame, the same',
     '  lockstep request/response; the same client script sends the same frames.',
     ...(p.modes.includes('echo')

@@ -70,7 +70,11 @@ interface Counters {
 }
 
 async function startDuel(): Promise<{ url: string; read: () => Promise<Counters>; close: () => Promise<void> }> {
-  const c = await startCoordinator(defaultCoordinatorOptions(run, { port: 0, shards: 'auto', taskTimeoutMs: 60_000 }));
+  // The per-connection budgets (256 MiB/s and 1000 frames/s by default, coordinator.options.ts) are a flood guard
+  // that one loopback client outruns: it is cut off with RATE_LIMITED (4429) within seconds. This figure measures
+  // what the coordinator can take in, so it lifts them; main() fails the run if a client is cut off anyway.
+  const unlimited = { burst: 1e15, perSecond: 1e15 };
+  const c = await startCoordinator(defaultCoordinatorOptions(run, { port: 0, shards: 'auto', taskTimeoutMs: 60_000, byteRate: unlimited, frameRate: unlimited }));
   const metric = (text: string, name: string, filter = (_labels: string) => true) =>
     text
       .split('\n')
@@ -111,6 +115,9 @@ async function main(): Promise<void> {
   const rssIdleMB = rss();
   const clients = Array.from({ length: N }, () => spawnTs('fake-worker.ts', mode === 'duel' ? ['duel', server.url] : ['raw', server.url, run.model], { stdio: 'ignore' }));
   for (const p of clients) p.stderr!.setEncoding('utf8').on('data', (s: string) => process.stderr.write(s));
+  // A client that exits (its connection closed, e.g. by a refusal) would leave the window measuring fewer senders than N.
+  let exited = 0;
+  for (const p of clients) p.once('exit', () => exited++);
   // Client start-up (tsx, imports) takes seconds on a busy machine: the warm-up starts once frames flow.
   const deadline = Date.now() + 180_000;
   while ((await server.read()).frames < 3 * N) {
@@ -133,6 +140,7 @@ async function main(): Promise<void> {
   const clientCpu = clients.reduce((s, p) => s + cpuSecondsOf(p.pid), 0) - clientCpu0;
   const profile = profiler ? await profiler.stop() : undefined;
   clearInterval(sampler);
+  if (exited > 0) throw new Error(`ingest-server: ${exited} of ${N} clients exited before the window ended (see their stderr above)`);
 
   const report: IngestReport = {
     mode,
