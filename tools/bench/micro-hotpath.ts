@@ -4,13 +4,14 @@
  *
  *   node --import tsx tools/bench/micro-hotpath.ts [REPS]
  *
- * ms per Adam step (G and D), per allFinite pass over a G result, per
+ * ms per Adam step (G and D; weights passed through the kernel's chunk
+ * buffers, and resident beside the moments), per allFinite pass over a G result, per
  * weightedMean of 1 to 4 G results (the wasm kernel and the JS loop), per decode of one G result frame and per
  * weights-broadcast encode. Medians of REPS (default 30) after a warm-up. On
  * a shared machine read them next to the load average printed at the end.
  */
 import { loadavg } from 'node:os';
-import { adamKernelName, adamStep, adamTensorJs, createAdamState, MeanStrategy, meanIntoJs, meanKernelName, weightedMean, type AdamScalars } from '@duel/aggregation';
+import { adamKernelName, adamStep, adamTensorJs, adoptWeights, createAdamState, MeanStrategy, meanIntoJs, meanKernelName, weightedMean, type AdamScalars } from '@duel/aggregation';
 import { ganLayout } from '@duel/gan';
 import { decodeFrame, encodeFrame, encodeWeightsOnce, limitsFor, type ResultFrame } from '@duel/protocol';
 import { ganSpecFor, resolveRunConfig } from '@duel/trainer';
@@ -46,7 +47,11 @@ for (const net of ['G', 'D'] as const) {
   const w = randomWeights(specs, 1, 0.1);
   const g = randomWeights(specs, 2, 1e-3);
   const state = createAdamState(specs);
-  time(`adamStep ${net} (${w.reduce((s, t) => s + t.data.length, 0)}, ${adamKernelName()})`, () => adamStep(w, g, state, { lr: 2e-4, beta1: 0.5, beta2: 0.999 }));
+  const hp = { lr: 2e-4, beta1: 0.5, beta2: 0.999 };
+  // The weights where they were before 2026-12-06 (passed through the kernel's chunk buffers), and beside m and v.
+  time(`adamStep ${net} (${w.reduce((s, t) => s + t.data.length, 0)}, ${adamKernelName()}), weights copied`, () => adamStep(w, g, state, hp));
+  const adopted = adoptWeights(state, w);
+  time(`adamStep ${net}, weights resident`, () => adamStep(adopted, g, state, hp));
   // The JS fallback loop on its own (what adamStep ran before the wasm kernel).
   const f = Math.fround;
   const s: AdamScalars = { b1: f(0.5), b2: f(0.999), omb1: f(0.5), omb2: f(1 - 0.999), corr1: f(0.75), corr2: f(0.002), eps: f(1e-7), negLr: f(-2e-4) };
@@ -69,7 +74,7 @@ const meanJs = (ups: NamedWeights[]) => {
 };
 for (const ups of [[gG], [gG, gG2], [gG, gG2, gG3], [gG, gG2, gG3, gG4]]) {
   const n = ups.length;
-  time(`weightedMean G, ${n} update${n > 1 ? 's' : ''} (${meanKernelName()})`, () => weightedMean(ups, ups.map(() => 64), out));
+  time(`weightedMean G, ${n} update${n > 1 ? 's' : ''} (${n === 1 ? 'native copy' : meanKernelName()})`, () => weightedMean(ups, ups.map(() => 64), out));
   time(`weightedMean G, ${n} update${n > 1 ? 's' : ''}, JS loop`, () => meanJs(ups));
 }
 const frame = encodeFrame({

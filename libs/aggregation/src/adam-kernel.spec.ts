@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Rng, cloneWeights, zerosLike, type NamedWeights } from '@duel/util';
 import { adamKernelName, adamTensorJs, adamTensorWasm, createAdamMoments, type AdamScalars } from './adam-kernel';
-import { adamStep, createAdamState, type AdamHyperparams } from './adam';
+import { adamStep, adoptWeights, createAdamState, type AdamHyperparams } from './adam';
 
 const f = Math.fround;
 
@@ -124,19 +124,22 @@ describe('Adam kernel: WebAssembly SIMD vs the JS loop', () => {
     expectSameBits(v2, v, 'v');
   });
 
-  // createAdamState puts m and v in the kernel's memory; a state of plain arrays (e.g. built by hand) goes through its chunk buffers.
-  it.each(['resident moments', 'plain-array moments'] as const)('adamStep over many steps equals the JS loop, bit for bit (weights and moments; %s)', (kind) => {
+  // createAdamState puts m and v in the kernel's memory, and adoptWeights the weights beside them; a state of plain
+  // arrays (e.g. built by hand) goes through its chunk buffers, and so do weights that were not adopted.
+  it.each(['resident weights and moments', 'resident moments', 'plain-array moments'] as const)('adamStep over many steps equals the JS loop, bit for bit (weights and moments; %s)', (kind) => {
     const specs = [
       { name: 'a', shape: [37, 29] },
       { name: 'b', shape: [8195] },
       { name: 'c', shape: [1] },
     ];
     const rng = new Rng(7);
-    const w: NamedWeights = zerosLike(specs);
-    for (const t of w) rng.fillNormal(t.data, 0, 0.3);
-    const ref = cloneWeights(w);
+    const init: NamedWeights = zerosLike(specs);
+    for (const t of init) rng.fillNormal(t.data, 0, 0.3);
+    const ref = cloneWeights(init);
     const fresh = createAdamState(specs);
-    const state = kind === 'resident moments' ? fresh : { ...fresh, m: cloneWeights(fresh.m), v: cloneWeights(fresh.v) };
+    const state = kind === 'plain-array moments' ? { ...fresh, m: cloneWeights(fresh.m), v: cloneWeights(fresh.v) } : fresh;
+    const w = kind === 'resident weights and moments' ? adoptWeights(state, init) : init;
+    if (kind === 'resident weights and moments') expect(w).not.toBe(init);
     const refState = { ...createAdamState(specs), m: zerosLike(specs), v: zerosLike(specs) };
     const hp = HPS[0];
     for (let step = 1; step <= 60; step++) {
@@ -153,15 +156,15 @@ describe('Adam kernel: WebAssembly SIMD vs the JS loop', () => {
     }
   });
 
-  it('resident moments are zero, 16-aligned, disjoint and ordinary Float32Arrays', () => {
+  it('resident moments and weight buffers are zero, 16-aligned, disjoint and ordinary Float32Arrays', () => {
     const specs = [
       { name: 'a', shape: [3] },
       { name: 'b', shape: [2, 3] },
       { name: 'c', shape: [0] },
     ];
     const mv = createAdamMoments(specs)!;
-    const all = [...mv.m, ...mv.v];
-    expect(all.map((t) => t.data.length)).toEqual([3, 6, 0, 3, 6, 0]);
+    const all = [...mv.m, ...mv.v, ...mv.w];
+    expect(all.map((t) => t.data.length)).toEqual([3, 6, 0, 3, 6, 0, 3, 6, 0]);
     for (const t of all) {
       expect(t.data.byteOffset % 16).toBe(0);
       expect(Array.from(t.data).every((x) => x === 0)).toBe(true);

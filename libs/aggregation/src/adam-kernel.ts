@@ -89,23 +89,24 @@ function scratchInstance(): Instance | null {
   return scratch;
 }
 
-/** Moment arrays made by {@link createAdamMoments}, and the instance whose memory holds each. */
+/** Arrays made by {@link createAdamMoments} (moments and weight buffers), and the instance whose memory holds each. */
 const resident = new WeakMap<Float32Array, Instance>();
 
 const align4 = (n: number) => (n + 3) & ~3;
 
 /**
- * Zero Adam moments m and v for `specs` that live in a memory of their own
- * with an instance of the kernel, so a step copies only w and g through it
- * (3 copies of each value instead of 7). Each array starts 16-aligned and is
- * padded to 4 values, where the kernel's last lanes land. They are ordinary
- * Float32Arrays otherwise (views with a byteOffset). Null where the module
- * cannot run: the caller allocates plain arrays.
+ * Zero Adam moments m and v for `specs`, and zero buffers w for the weights
+ * they step, that live in a memory of their own with an instance of the
+ * kernel. A step then copies only g through it: 2 copies of each value (g in)
+ * instead of 7, or 4 when the weights are elsewhere (w in and out). Each array
+ * starts 16-aligned and is padded to 4 values, where the kernel's last lanes
+ * land. They are ordinary Float32Arrays otherwise (views with a byteOffset).
+ * Null where the module cannot run: the caller allocates plain arrays.
  */
-export function createAdamMoments(specs: readonly TensorSpec[]): { m: NamedWeights; v: NamedWeights } | null {
+export function createAdamMoments(specs: readonly TensorSpec[]): { m: NamedWeights; v: NamedWeights; w: NamedWeights } | null {
   const offsets: number[] = [];
   let floats = 0;
-  for (let pass = 0; pass < 2; pass++) {
+  for (let pass = 0; pass < 3; pass++) {
     for (const s of specs) {
       offsets.push(floats);
       floats += align4(sizeOf(s.shape));
@@ -115,12 +116,13 @@ export function createAdamMoments(specs: readonly TensorSpec[]): { m: NamedWeigh
   if (!made) return null;
   const buffer = made.memory.buffer;
   const inst: Instance = { mem: new Float32Array(buffer), adam: made.adam, w: floats, g: floats + CHUNK, m: -1, v: -1 };
-  const view = (i: number, s: TensorSpec) => {
-    const data = new Float32Array(buffer, 4 * offsets[i], sizeOf(s.shape));
-    resident.set(data, inst);
-    return { name: s.name, shape: [...s.shape], data };
-  };
-  return { m: specs.map((s, i) => view(i, s)), v: specs.map((s, i) => view(specs.length + i, s)) };
+  const views = (pass: number) =>
+    specs.map((s, i) => {
+      const data = new Float32Array(buffer, 4 * offsets[pass * specs.length + i], sizeOf(s.shape));
+      resident.set(data, inst);
+      return { name: s.name, shape: [...s.shape], data };
+    });
+  return { m: views(0), v: views(1), w: views(2) };
 }
 
 /** Which loop {@link adamTensor} runs in this engine. */
@@ -134,6 +136,16 @@ export function adamKernelName(): 'wasm-simd' | 'js' {
  */
 export function adamTensorWasm(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, s: AdamScalars): boolean {
   const home = resident.get(m);
+  if (home && resident.get(v) === home && resident.get(w) === home) {
+    // w, m and v stay where they are; g passes through the chunk buffer.
+    const { mem, adam } = home;
+    for (let off = 0; off < w.length; off += CHUNK) {
+      const end = Math.min(off + CHUNK, w.length);
+      mem.set(g.subarray(off, end), home.g);
+      adam(end - off, w.byteOffset + 4 * off, 4 * home.g, m.byteOffset + 4 * off, v.byteOffset + 4 * off, s.b1, s.b2, s.omb1, s.omb2, s.corr1, s.corr2, s.eps, s.negLr);
+    }
+    return true;
+  }
   if (home && resident.get(v) === home) {
     // m and v stay where they are; w and g pass through the chunk buffers.
     const { mem, adam } = home;

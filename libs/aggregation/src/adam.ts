@@ -73,10 +73,16 @@ export interface AdamState {
   m: NamedWeights;
   /** Second moments, same layout as the weights. */
   v: NamedWeights;
+  /**
+   * Buffers for the weights in the kernel's memory, beside m and v (absent
+   * where WebAssembly SIMD is not available): fill them with {@link adoptWeights}.
+   * Not part of the serialised state.
+   */
+  residentWeights?: NamedWeights;
 }
 
 /** Serialised Adam state: the same fields, copied (Float32Arrays are left to the store's codec). */
-export type AdamStateJSON = AdamState;
+export type AdamStateJSON = Omit<AdamState, 'residentWeights'>;
 
 /**
  * Fresh state: t = 0, zero moments with the layout of `specs`, in the Adam
@@ -84,7 +90,23 @@ export type AdamStateJSON = AdamState;
  */
 export function createAdamState(specs: readonly TensorSpec[]): AdamState {
   const mv = createAdamMoments(specs);
-  return { t: 0, accBeta1: 1, accBeta2: 1, m: mv?.m ?? zerosLike(specs), v: mv?.v ?? zerosLike(specs) };
+  return { t: 0, accBeta1: 1, accBeta2: 1, m: mv?.m ?? zerosLike(specs), v: mv?.v ?? zerosLike(specs), ...(mv ? { residentWeights: mv.w } : {}) };
+}
+
+/**
+ * The weights `state` steps, copied into its resident buffers where it has
+ * them (the kernel's memory, beside m and v), so that {@link adamStep} copies
+ * only the gradient through the kernel; else `ws` itself. Call it once when the
+ * training state is made, and keep using what it returns as the weights: the
+ * arrays are ordinary Float32Arrays, changed in place by every step as before.
+ * Checks the layout (SHAPE_MISMATCH).
+ */
+export function adoptWeights(state: AdamState, ws: NamedWeights): NamedWeights {
+  const home = state.residentWeights;
+  if (!home) return ws;
+  assertLayout(ws, home, 'adoptWeights');
+  ws.forEach((x, k) => home[k].data.set(x.data));
+  return home;
 }
 
 /** Deep copy of the state for a checkpoint; later steps do not change it. */
@@ -112,7 +134,7 @@ export function adamStateFromJSON(json: AdamStateJSON, specs: readonly TensorSpe
   if (!mv) return { t, accBeta1, accBeta2, m: cloneWeights(json.m), v: cloneWeights(json.v) };
   json.m.forEach((x, k) => mv.m[k].data.set(x.data));
   json.v.forEach((x, k) => mv.v[k].data.set(x.data));
-  return { t, accBeta1, accBeta2, m: mv.m, v: mv.v };
+  return { t, accBeta1, accBeta2, m: mv.m, v: mv.v, residentWeights: mv.w };
 }
 
 /** Throws BAD_ARGUMENT unless lr > 0, β1, β2 ∈ [0, 1) and ε > 0 (all finite). */

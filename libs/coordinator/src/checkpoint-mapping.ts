@@ -1,4 +1,4 @@
-import { adamStateFromJSON, type AdamState } from '@duel/aggregation';
+import { adamStateFromJSON, adoptWeights, type AdamState } from '@duel/aggregation';
 import type { GanLayout, Net } from '@duel/gan';
 import type { AsyncRetry, ResolvedOutcome, StartPosition } from '@duel/rounds';
 import type { CheckpointData, CheckpointMeta } from '@duel/store';
@@ -101,7 +101,7 @@ export function trainingStateOf(cp: CheckpointData<CoordinatorCheckpointMeta>, l
       const weights = group(`w/${n}`);
       assertLayout(weights, layout[n], `${n} weights`);
       const adam = adamStateFromJSON({ ...m.adam[n], m: group(`m/${n}`), v: group(`v/${n}`) }, layout[n]);
-      return { weights, adam };
+      return { weights: adoptWeights(adam, weights), adam };
     };
     const G = net('G');
     const D = net('D');

@@ -1,4 +1,4 @@
-import { adamStep, createAdamState, type AdamState } from '@duel/aggregation';
+import { adamStep, adoptWeights, createAdamState, type AdamState } from '@duel/aggregation';
 import { initWeights, type GanLayout, type Net } from '@duel/gan';
 import { cloneWeights, deriveSeed, type NamedWeights } from '@duel/util';
 import { lrScale, type RunConfig } from './run-config';
@@ -22,13 +22,15 @@ export interface TrainingState {
 const INIT_TAG = 0x1d17;
 
 export function initTrainingState(cfg: RunConfig, layout: GanLayout): TrainingState {
-  const G = initWeights(layout.G, deriveSeed(INIT_TAG, cfg.seed, 0));
-  const D = initWeights(layout.D, deriveSeed(INIT_TAG, cfg.seed, 1));
+  const adam = { G: createAdamState(layout.G), D: createAdamState(layout.D) };
+  // The weights live beside their Adam moments, so a step copies only the gradient into the kernel's memory.
+  const G = adoptWeights(adam.G, initWeights(layout.G, deriveSeed(INIT_TAG, cfg.seed, 0)));
+  const D = adoptWeights(adam.D, initWeights(layout.D, deriveSeed(INIT_TAG, cfg.seed, 1)));
   return {
     step: 0,
     versions: { G: 0, D: 0 },
     weights: { G, D },
-    adam: { G: createAdamState(layout.G), D: createAdamState(layout.D) },
+    adam,
     gEma: cfg.gEma > 0 ? cloneWeights(G) : null,
   };
 }
