@@ -97,8 +97,9 @@ const align4 = (n: number) => (n + 3) & ~3;
 /**
  * Zero Adam moments m and v for `specs`, and zero buffers w for the weights
  * they step, that live in a memory of their own with an instance of the
- * kernel. A step then copies only g through it: 2 copies of each value (g in)
- * instead of 7, or 4 when the weights are elsewhere (w in and out). Each array
+ * kernel. A step then copies only g through it: 1 copy of each value (g in)
+ * instead of 7 (all four arrays in, w, m and v out), or 3 when the weights
+ * are elsewhere (g in, w in and out). Each array
  * starts 16-aligned and is padded to 4 values, where the kernel's last lanes
  * land. They are ordinary Float32Arrays otherwise (views with a byteOffset).
  * Null where the module cannot run: the caller allocates plain arrays.
