@@ -137,26 +137,17 @@ export function adamKernelName(): 'wasm-simd' | 'js' {
  */
 export function adamTensorWasm(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, s: AdamScalars): boolean {
   const home = resident.get(m);
-  if (home && resident.get(v) === home && resident.get(w) === home) {
-    // w, m and v stay where they are; g passes through the chunk buffer.
-    const { mem, adam } = home;
-    for (let off = 0; off < w.length; off += CHUNK) {
-      const end = Math.min(off + CHUNK, w.length);
-      mem.set(g.subarray(off, end), home.g);
-      adam(end - off, w.byteOffset + 4 * off, 4 * home.g, m.byteOffset + 4 * off, v.byteOffset + 4 * off, s.b1, s.b2, s.omb1, s.omb2, s.corr1, s.corr2, s.eps, s.negLr);
-    }
-    return true;
-  }
   if (home && resident.get(v) === home) {
-    // m and v stay where they are; w and g pass through the chunk buffers.
+    // m and v stay where they are; so do weights that live beside them (adoptWeights), else w passes through a chunk buffer; g always does.
     const { mem, adam } = home;
+    const wHome = resident.get(w) === home;
     for (let off = 0; off < w.length; off += CHUNK) {
       const end = Math.min(off + CHUNK, w.length);
       const n = end - off;
-      mem.set(w.subarray(off, end), home.w);
+      if (!wHome) mem.set(w.subarray(off, end), home.w);
       mem.set(g.subarray(off, end), home.g);
-      adam(n, 4 * home.w, 4 * home.g, m.byteOffset + 4 * off, v.byteOffset + 4 * off, s.b1, s.b2, s.omb1, s.omb2, s.corr1, s.corr2, s.eps, s.negLr);
-      w.set(mem.subarray(home.w, home.w + n), off);
+      adam(n, wHome ? w.byteOffset + 4 * off : 4 * home.w, 4 * home.g, m.byteOffset + 4 * off, v.byteOffset + 4 * off, s.b1, s.b2, s.omb1, s.omb2, s.corr1, s.corr2, s.eps, s.negLr);
+      if (!wHome) w.set(mem.subarray(home.w, home.w + n), off);
     }
     return true;
   }

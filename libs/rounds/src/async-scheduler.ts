@@ -3,7 +3,7 @@ import { planTasks, taskSeed, type RunConfig } from '@duel/trainer';
 import { ErrorCodes } from '@duel/util';
 import { aggregateResults, roundMetrics } from './aggregate-round';
 import { ack, answerUnknown, applyUpdate, checkpointIfDue, rejectByStrategy, resolve, sendTask } from './effects';
-import { attemptOf, nextPosition, pastEnd, sameVersions, taskIdOf, topKField, versionOf } from './schedule';
+import { nextAttemptOf, nextPosition, pastEnd, sameVersions, taskIdOf, topKField, versionOf } from './schedule';
 import type { Attempt, ResultReceivedEvent, RoundCommand, RoundState } from './types';
 
 /**
@@ -78,9 +78,8 @@ export function asyncDispatch(st: RoundState, out: RoundCommand[]): void {
 
 /** Queues the position of `a`, an attempt that ended without an update, to be issued again (while attempts are left). */
 function retryLater(st: RoundState, a: Attempt): void {
-  const attempt = attemptOf(a.taskId) + 1;
-  if (!(attempt < ASYNC_MAX_ATTEMPTS)) return;
-  st.async.retry.push({ pos: { phase: a.task.phase, step: a.task.step, sub: a.task.sub }, attempt });
+  const next = nextAttemptOf(a);
+  if (next.attempt < ASYNC_MAX_ATTEMPTS) st.async.retry.push(next);
 }
 
 export function asyncResult(st: RoundState, out: RoundCommand[], ev: ResultReceivedEvent): void {

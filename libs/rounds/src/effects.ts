@@ -1,5 +1,5 @@
 import { ErrorCodes, type ErrorCode, type NamedWeights } from '@duel/util';
-import { attemptOf, sameVersions, versionOf } from './schedule';
+import { nextAttemptOf, sameVersions, versionOf } from './schedule';
 import type { AckStatus, AsyncRetry, Phase, ResolvedOutcome, ResultReceivedEvent, RoundCommand, RoundPosition, RoundState, RoundTask, WaitReason, WorkerJoinedEvent, WorkerRecord } from './types';
 
 /**
@@ -129,9 +129,7 @@ export function compareSchedule(a: RoundPosition, b: RoundPosition): number {
 export function pendingPositions(st: RoundState): AsyncRetry[] | undefined {
   if (st.config.mode === 'sync') return undefined;
   const out: AsyncRetry[] = [];
-  for (const a of st.async.outstanding.values()) {
-    out.push({ pos: { phase: a.task.phase, step: a.task.step, sub: a.task.sub }, attempt: attemptOf(a.taskId) + 1 });
-  }
+  for (const a of st.async.outstanding.values()) out.push(nextAttemptOf(a));
   for (const r of st.async.retry) out.push({ pos: { phase: r.pos.phase, step: r.pos.step, sub: r.pos.sub }, attempt: r.attempt });
   return out.sort((a, b) => compareSchedule(a.pos, b.pos));
 }

@@ -1,5 +1,5 @@
 import { topKShare } from '@duel/trainer';
-import type { Phase, RoundPosition, RoundRunFields, Versions } from './types';
+import type { AsyncRetry, Attempt, Phase, RoundPosition, RoundRunFields, Versions } from './types';
 
 /**
  * The update schedule of Goodfellow et al. (2014), Algorithm 1, shared with
@@ -40,6 +40,11 @@ export function taskIdOf(pos: RoundPosition, shard: number, attempt: number): st
 /** The attempt number of a task id built by {@link taskIdOf} (its last field). */
 export function attemptOf(taskId: string): number {
   return Number(taskId.slice(taskId.lastIndexOf('.') + 1));
+}
+
+/** The position of attempt `a`, under the attempt number its next issue carries (a fresh copy). */
+export function nextAttemptOf(a: Attempt): AsyncRetry {
+  return { pos: { phase: a.task.phase, step: a.task.step, sub: a.task.sub }, attempt: attemptOf(a.taskId) + 1 };
 }
 
 /**
