@@ -31,4 +31,18 @@ describe('sampleWeightedMean', () => {
     expect(sampleWeightedMean([{ grads: g(4), samples: 1 }, { grads: g(4), samples: 1 }], 'none', [0.5, 1])[0].data[0]).toBe(3);
     expect([...sampleWeightedMean([{ grads: g(4), samples: 1 }], 'none', [0])[0].data]).toEqual([0, 0]);
   });
+
+  it('hands back a lone fresh update as it is (no copy), and scales a lone stale or clipped one into a new buffer', () => {
+    const one = g(3);
+    expect(sampleWeightedMean([{ grads: one, samples: 5 }], 'inverse')).toBe(one);
+    expect(sampleWeightedMean([{ grads: one, samples: 5, staleness: 0 }], 'none', [1])).toBe(one);
+    const stale = sampleWeightedMean([{ grads: one, samples: 5, staleness: 1 }], 'inverse');
+    const clipped = sampleWeightedMean([{ grads: one, samples: 5 }], 'none', [0.5]);
+    for (const out of [stale, clipped]) {
+      expect(out).not.toBe(one);
+      expect(out[0].data).not.toBe(one[0].data);
+      expect([...out[0].data]).toEqual([1.5, -1.5]);
+    }
+    expect([...one[0].data]).toEqual([3, -3]);
+  });
 });

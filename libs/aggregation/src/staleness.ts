@@ -52,8 +52,18 @@ export interface WeightedGrads {
  * being renormalised back to full size. With τ = 0 and c = 1 this is exactly
  * the FedAvg mean.
  *
+ * A single update whose factor comes to 1 (a synchronous round of one worker
+ * or one shard, fresh and unclipped) is its own mean: its `grads` come back
+ * as they are, not copied. The caller only reads the aggregate (the optimizer
+ * does) and must not write into it, as it is the update's memory (for a
+ * decoded result, a view of the received frame). Skipping the copy takes the
+ * one-worker ingest of `mlp` results off 11% of the coordinator's CPU
+ * (BENCHMARKS.md §3); it also keeps a −0 as −0, where the float64 sum of the
+ * general case gives +0, which Adam treats alike.
+ *
  * @param updates  n ≥ 1 updates of one layout L, samples > 0
  * @param factors  optional c_i ∈ [0, 1] per update (e.g. a clipping factor)
+ * @returns a buffer of layout L from the kernels, or `updates[0].grads` itself in the case above
  */
 export function sampleWeightedMean(updates: readonly WeightedGrads[], mode: StalenessMode, factors?: readonly number[]): NamedWeights {
   if (updates.length === 0) throw new DuelError(ErrorCodes.BAD_ARGUMENT, 'sampleWeightedMean: no updates');
@@ -66,6 +76,7 @@ export function sampleWeightedMean(updates: readonly WeightedGrads[], mode: Stal
     return w;
   });
   if (!(total > 0)) return zerosLike(updates[0].grads);
+  if (updates.length === 1 && total === samples) return updates[0].grads;
   const out = weightedMean(
     updates.map((u) => u.grads),
     weights,
