@@ -59,11 +59,19 @@ async function timeLocal(cfg: RunConfig, warmup = 1): Promise<Timed> {
 async function timeDistributed(cfg: RunConfig, workers: number, warmup = 1): Promise<Timed> {
   const c = await startCoordinator(defaultCoordinatorOptions(cfg, { port: 0, shards: workers }));
   const svc = c.service;
-  const stamps: { step: number; t: number; joined: number; cpu: number; wcpu: number }[] = [];
   const procs = Array.from({ length: workers }, () => spawnDuel(['worker', '--coordinator', c.wsUrl, '--backend', BACKEND]));
   const tails = procs.map(() => [] as string[]);
   procs.forEach((p, i) => p.stderr!.setEncoding('utf8').on('data', (s: string) => tails[i].push(...s.split('\n').slice(-5))));
-  const workersCpu = () => procs.reduce((s, p) => s + cpuSecondsOf(p.pid), 0);
+  const cpuNow = () => {
+    const u = process.cpuUsage();
+    return { cpu: (u.user + u.system) / 1e6, wcpu: procs.reduce((s, p) => s + cpuSecondsOf(p.pid), 0) };
+  };
+  // The window's two ends: `warmup` steps after the step at which every worker had joined, and the run's last step.
+  // Only they read the CPU counters (a syscall and a /proc read per worker): the steps between pay a clock read,
+  // as the local side's loop pays none, so the bench's own probes stay off the coordinator's critical path.
+  let joinedAt = -1;
+  let a: { step: number; t: number; cpu: number; wcpu: number } | undefined;
+  let b: typeof a;
   const rec = svc.recorder;
   const record = rec.step.bind(rec);
   let last = 0;
@@ -71,9 +79,13 @@ async function timeDistributed(cfg: RunConfig, workers: number, warmup = 1): Pro
   rec.step = (step: number) => {
     if (step !== last) {
       last = step;
-      const u = process.cpuUsage();
-      const joined = svc.workerStats().filter((w) => w.connected).length;
-      stamps.push({ step, t: performance.now(), joined, cpu: (u.user + u.system) / 1e6, wcpu: workersCpu() });
+      const t = performance.now();
+      if (joinedAt < 0 && svc.workerStats().filter((w) => w.connected).length === workers) joinedAt = step;
+      if (joinedAt >= 0 && (step === joinedAt + warmup || step === cfg.steps)) {
+        const end = { step, t, ...cpuNow() };
+        if (a === undefined) a = end;
+        else b = end;
+      }
     }
     record(step);
   };
@@ -94,10 +106,7 @@ async function timeDistributed(cfg: RunConfig, workers: number, warmup = 1): Pro
     await Promise.all(procs.map((p) => stop(p)));
     await c.close();
   }
-  const first = stamps.findIndex((s) => s.joined === workers);
-  const a = stamps[first + warmup];
-  const b = stamps.at(-1)!;
-  if (first < 0 || !a || b.step - a.step < 5) throw new Error(`too few steps with all ${workers} workers joined (${stamps.length} steps)`);
+  if (!a || !b || b.step - a.step < 5) throw new Error(`too few steps with all ${workers} workers joined (joined at step ${joinedAt}, of ${cfg.steps})`);
   const secs = (b.t - a.t) / 1000;
   const taskMs = median(tasks.filter((x) => x.t > a.t).map((x) => x.ms));
   return { stepsPerSec: (b.step - a.step) / secs, steps: b.step - a.step, mainCpu: (b.cpu - a.cpu) / secs, workersCpu: (b.wcpu - a.wcpu) / secs, taskMs };
