@@ -56,10 +56,12 @@ export interface WeightedGrads {
  * or one shard, fresh and unclipped) is its own mean: its `grads` come back
  * as they are, not copied. The caller only reads the aggregate (the optimizer
  * does) and must not write into it, as it is the update's memory (for a
- * decoded result, a view of the received frame). Skipping the copy takes the
- * one-worker ingest of `mlp` results off 11% of the coordinator's CPU
- * (BENCHMARKS.md §3); it also keeps a −0 as −0, where the float64 sum of the
- * general case gives +0, which Adam treats alike.
+ * decoded result, a view of the received frame). The copy was 11% of the
+ * coordinator's busy time in the one-worker `mlp` ingest (BENCHMARKS.md §3);
+ * without it the ratio barely moved (0.37 → 0.38), as the next pass over the
+ * received bytes pays their trip from memory instead. It also keeps a −0 as
+ * −0, where the float64 sum of the general case gives +0; Adam treats the two
+ * alike.
  *
  * @param updates  n ≥ 1 updates of one layout L, samples > 0
  * @param factors  optional c_i ∈ [0, 1] per update (e.g. a clipping factor)
