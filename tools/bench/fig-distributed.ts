@@ -108,7 +108,8 @@ async function timeDistributed(cfg: RunConfig, workers: number, warmup = 1): Pro
   }
   if (!a || !b || b.step - a.step < 5) throw new Error(`too few steps with all ${workers} workers joined (joined at step ${joinedAt}, of ${cfg.steps})`);
   const secs = (b.t - a.t) / 1000;
-  const taskMs = median(tasks.filter((x) => x.t > a.t).map((x) => x.ms));
+  const from = a.t;
+  const taskMs = median(tasks.filter((x) => x.t > from).map((x) => x.ms));
   return { stepsPerSec: (b.step - a.step) / secs, steps: b.step - a.step, mainCpu: (b.cpu - a.cpu) / secs, workersCpu: (b.wcpu - a.wcpu) / secs, taskMs };
 }
 
@@ -120,16 +121,21 @@ interface OverheadCase {
   steps: [number, number];
   /** Untimed steps first, on both sides (full / --quick). */
   warmup: [number, number];
+  /** Interleaved repetitions in a full run (1 with --quick). */
+  reps: number;
 }
 /**
  * The three models, smallest first. mlp2d's step is ~10 ms of compute, so a
  * round trip is a large share of it; mlp and dcgan are the MNIST models, whose
- * frames are MBs but whose compute is 7× and 60× longer.
+ * frames are MBs but whose compute is 7× and 60× longer. mlp2d has the most
+ * repetitions: its runs are short, and on this shared VM a worker process's
+ * compute alone varies by up to 40% from one run to the next (5.7 to 8.2 ms a
+ * task, same code, 2026-12-06), which a median of two cannot absorb.
  */
 const OVERHEAD_CASES: OverheadCase[] = [
-  { model: 'mlp2d', dataset: 'ring8', batch: 256, steps: [1200, 60], warmup: [200, 5] },
-  { model: 'mlp', dataset: 'mnist', batch: 64, steps: [120, 20], warmup: [20, 2] },
-  { model: 'dcgan', dataset: 'mnist', batch: 64, steps: [30, 10], warmup: [5, 1] },
+  { model: 'mlp2d', dataset: 'ring8', batch: 256, steps: [1200, 60], warmup: [200, 5], reps: 5 },
+  { model: 'mlp', dataset: 'mnist', batch: 64, steps: [120, 20], warmup: [20, 2], reps: 3 },
+  { model: 'dcgan', dataset: 'mnist', batch: 64, steps: [30, 10], warmup: [5, 1], reps: 3 },
 ];
 
 interface OverheadRow {
@@ -142,7 +148,8 @@ interface OverheadRow {
   ratio: number;
 }
 
-async function overheadRow(c: OverheadCase, quick: boolean, reps: number): Promise<OverheadRow> {
+async function overheadRow(c: OverheadCase, quick: boolean): Promise<OverheadRow> {
+  const reps = quick ? 1 : c.reps;
   const cfg = resolveRunConfig({ dataset: c.dataset, model: c.model, batchSize: c.batch, steps: c.steps[quick ? 1 : 0], seed: 1 });
   const local: Timed[] = [];
   const dist: Timed[] = [];
@@ -159,9 +166,8 @@ async function overheadRow(c: OverheadCase, quick: boolean, reps: number): Promi
 }
 
 export async function overheadFigure(m: Machine, quick: boolean): Promise<Section> {
-  const reps = quick ? 1 : 2;
   const rows: OverheadRow[] = [];
-  for (const c of OVERHEAD_CASES) rows.push(await overheadRow(c, quick, reps));
+  for (const c of OVERHEAD_CASES) rows.push(await overheadRow(c, quick));
   const cells = (name: string, cfg: RunConfig, ts: Timed[], r: string) => {
     const sps = median(ts.map((t) => t.stepsPerSec));
     return [
@@ -198,7 +204,7 @@ export async function overheadFigure(m: Machine, quick: boolean): Promise<Sectio
     'start-up (tsx, tfjs import, wasm compilation, MNIST), which on this machine is seconds. Both sides are timed after the same',
     `untimed warm-up (${OVERHEAD_CASES.map((c) => `${c.model} ${c.warmup[quick ? 1 : 0]} steps`).join(', ')}): each distributed run starts a fresh worker process, whose JavaScript`,
     'and wasm kernels tier up during its first steps, while the local trainer runs in the bench process that earlier runs warmed.',
-    `${reps} interleaved repetition${reps > 1 ? 's' : ''} per model; medians shown.${quick ? ' **--quick: a few steps per model.**' : ''}`,
+    `${quick ? '1 repetition' : `${OVERHEAD_CASES.map((c) => `${c.model} ${c.reps}`).join(', ')} interleaved repetitions`} per model; medians shown.${quick ? ' **--quick: a few steps per model.**' : ''}`,
     '',
     table(['trainer', 'steps/s', 'ms / step', 'img/s', 'steps timed', 'cores busy', 'worker compute ms / task', 'ratio to local'], tableRows),
     '',
