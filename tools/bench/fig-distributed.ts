@@ -254,11 +254,24 @@ export async function scalingFigure(m: Machine, quick: boolean): Promise<Section
     table(['workers', 'batch per worker', 'img/s', 'speed-up vs 1', 'coordinator cores', 'workers cores', 'total cores busy', 'worker compute ms / task'], rows),
     '',
     `This machine has ${m.cores} cores. At most ${fmt(busiest, 2)} of them were busy in any row: ${saturation(res, counts, m.cores)}`,
+    shardCost(res, counts, cfg.batchSize),
     `${quick ? '**--quick: 60 steps per row.**' : ''}`,
     '',
     caption(m),
   ].join('\n');
   return { title: `5. Scaling: ${counts.join(', ')} workers (mlp2d)`, markdown, summary: `scaling img/s ${counts.join('/')} workers: ${ips.map((x) => fmt(x, 0)).join(' / ')}` };
+}
+
+/**
+ * What a smaller shard saves per task, from the measured compute times: with
+ * tfjs's fixed cost per op, a task on B/N samples costs more than 1/N of one
+ * on B, which bounds data-parallel speed-up before any CPU runs out.
+ */
+function shardCost(res: Timed[], n: number[], batch: number): string {
+  const base = res[0].taskMs;
+  if (!(base > 0) || n[0] !== 1) return '';
+  const parts = n.slice(1).map((k, i) => `batch ${batch / k}: ${fmt(res[i + 1].taskMs / base, 2)} (1/${k} = ${fmt(1 / k, 2)})`);
+  return `A worker's compute per task, relative to the 1-worker row's (batch ${batch}): ${parts.join(', ')}. tfjs's fixed cost per op (about a fifth of a worker's busy time at this model's size) does not shrink with the batch, so a task on half the batch costs far more than half; where the CPUs are full the figure also holds time spent waiting for a core.`;
 }
 
 /** Says where the CPUs run out, from the measured cores-busy figures and the machine's load. */
