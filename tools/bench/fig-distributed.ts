@@ -67,8 +67,8 @@ async function timeDistributed(cfg: RunConfig, workers: number, warmup = 1): Pro
     return { cpu: (u.user + u.system) / 1e6, wcpu: procs.reduce((s, p) => s + cpuSecondsOf(p.pid), 0) };
   };
   // The window's two ends: `warmup` steps after the step at which every worker had joined, and the run's last step.
-  // Only they read the CPU counters (a syscall and a /proc read per worker): the steps between pay a clock read,
-  // as the local side's loop pays none, so the bench's own probes stay off the coordinator's critical path.
+  // Only they read the clock and the CPU counters (a syscall and a /proc read per worker), as the local side's loop
+  // reads nothing between its two ends, so the bench's own probes stay off the coordinator's critical path.
   let joinedAt = -1;
   let a: { step: number; t: number; cpu: number; wcpu: number } | undefined;
   let b: typeof a;
@@ -79,10 +79,9 @@ async function timeDistributed(cfg: RunConfig, workers: number, warmup = 1): Pro
   rec.step = (step: number) => {
     if (step !== last) {
       last = step;
-      const t = performance.now();
       if (joinedAt < 0 && svc.workerStats().filter((w) => w.connected).length === workers) joinedAt = step;
       if (joinedAt >= 0 && (step === joinedAt + warmup || step === cfg.steps)) {
-        const end = { step, t, ...cpuNow() };
+        const end = { step, t: performance.now(), ...cpuNow() };
         if (a === undefined) a = end;
         else b = end;
       }
