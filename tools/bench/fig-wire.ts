@@ -172,7 +172,7 @@ function wireSection(m: Machine, cfg: RunConfig, runs: CodecRun[], every: number
     return `${c} ${fmt(ratio, 3)} (target ≤ ${target}: ${ratio <= target ? 'met' : 'not met'}; quality bar ${q ? 'met' : 'not met'})`;
   };
   const markdown = [
-    `ring8, default run options (mlp2d width 128, batch ${cfg.batchSize}, pack ${cfg.pack}, Adam ${cfg.lrD}, linear decay, G-EMA ${cfg.gEma}) for`,
+    `ring8, default run options (mlp2d width 128, batch ${cfg.batchSize}, pack ${cfg.pack}, Adam D ${cfg.lrD} / G ${cfg.lrG}, linear decay, G-EMA ${cfg.gEma}) for`,
     `**${cfg.steps} steps**, seed ${cfg.seed}, ${WORKERS} \`duel worker --backend ${BACKEND}\` processes, \`--codec\` on the coordinator. Bytes per update is`,
     '`duel_bytes_in_total` (all the workers sent: results, hellos, pongs) ÷ updates applied (D + G). Quality on 2,500 samples',
     `of the EMA G at the end; the bar is the fp32 guard's (8/8 modes, hq ≥ ${HQ_GUARD}, tests/quality).${quick ? ' **--quick: 300 steps, fp32 and int8 only.**' : ''}`,

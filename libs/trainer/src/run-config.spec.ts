@@ -24,7 +24,7 @@ describe('run config: model-shape fields', () => {
       batchSize: 256,
       loss: 'nonsaturating',
       lrD: 1e-3,
-      lrG: 1e-3,
+      lrG: 2e-3,
       beta1: 0.5,
       beta2: 0.999,
       lrDecay: 'linear',
