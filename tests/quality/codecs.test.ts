@@ -13,7 +13,9 @@ import { RING8_HQ_GUARD, RING8_STEPS } from './steps';
  * measured fp16 0.679, int8 0.672). Since the wasm matmul change (2026-12-03,
  * a step 3.4× cheaper) the full length fits: measured with these commands
  * fp16 0.980, int8 0.983, 186 and 183 s (fp32 with 2 workers, `npm run bench -- --only 7`:
- * 0.982; fp16 0.982, int8 0.990 there).
+ * 0.982; fp16 0.982, int8 0.990 there). With G's learning rate at 2e-3
+ * (ring8's default since 2026-12-07): fp16 0.986, int8 0.979 (and the 3-worker
+ * run of distributed.test.ts 0.982), run together, 447 s.
  */
 const CODEC_STEPS = RING8_STEPS;
 const CODEC_HQ_BAR = RING8_HQ_GUARD;

@@ -113,8 +113,8 @@ const IMAGES: Defaults = {
  * follows D's boundaries faster and the bridges thin sooner. `duel local
  * --eval-every 500`, seeds 1–5, 12000 steps (AMD EPYC VM): the first
  * evaluation at 8/8 and hq ≥ 0.97 came at step 5500 / 6000 / 6000 / 5000 /
- * 5500 against 7000 / DEF_S2 / DEF_S3 / DEF_S4 / DEF_S5 with lrG 1e-3, and
- * every seed ended higher (0.986 / 0.986 / 0.988 / 0.985 / 0.983 against
+ * 5500 against 6500 / 6500 / 6500 / 5000 / 7000 with lrG 1e-3 (mean 5600 against
+ * 6300), and every seed ended as high or higher (0.986 / 0.986 / 0.988 / 0.985 / 0.983 against
  * 0.983 / 0.980 / 0.978 / 0.984 / 0.983). Tried beside it on seed 1: lrG
  * 3e-3 (bar at 7500, end 0.978), lrG 2e-3 with lrD 5e-4 (7000, 0.987), lrD
  * 2e-3 (never, 0.962), the hinge loss (7500, 0.979), k = 2 (7500, 0.983).
