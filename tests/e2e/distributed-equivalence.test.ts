@@ -7,6 +7,7 @@ interface Summary {
   weightsDigest: string;
   final: { dLoss: number; gLoss: number };
   quality: { kind: string; n: number };
+  history?: { step: number; kind: string; n: number }[];
 }
 
 /**
@@ -15,14 +16,20 @@ interface Summary {
  * side shards) must land on bit-identical weights to `duel local --shards N`.
  */
 describe('duel train vs duel local (real processes, real WebSockets)', () => {
-  it('1 worker in sync mode reaches the same weights as duel local after 50 steps', async () => {
+  it('1 worker in sync mode reaches the same weights as duel local after 50 steps, with quality traced on the way', async () => {
     const common = ['--dataset', 'ring8', '--steps', '50', '--seed', '11', '--batch', '32', '--backend', 'wasm', '--json'];
-    const dist = await runDuel(['train', '--workers', '1', ...common]);
+    // --eval-every samples G while the run goes on; it must not touch the weights the digest checks.
+    const dist = await runDuel(['train', '--workers', '1', '--eval-every', '10', ...common]);
     expect(dist.code, dist.stderr.slice(-3000)).toBe(0);
     const local = await runDuel(['local', ...common]);
     expect(local.code, local.stderr.slice(-3000)).toBe(0);
     const d = dist.json<Summary>();
     expect(d.versions).toEqual({ G: 50, D: 50 });
+    // The trace polls beside the rounds, so how many reports land (and at which steps) depends on the pace;
+    // 50 steps over a socket take seconds, so there is at least one, and each is a full report.
+    expect(d.history!.length).toBeGreaterThanOrEqual(1);
+    for (const h of d.history!) expect(h).toMatchObject({ kind: '2d', n: 2500, step: expect.any(Number) });
+    expect(d.history!.map((h) => h.step)).toEqual([...d.history!.map((h) => h.step)].sort((a, b) => a - b));
     // Bit-identical (so certainly within 1e-5): same tasks, same kernels, same Adam.
     expect(d.weightsDigest).toBe(local.json<Summary>().weightsDigest);
   }, 400_000);

@@ -10,9 +10,9 @@ const usage = `duel: distributed GAN training over WebSockets
       the parameter server alone; workers join over /ws; resumes the store's running run
   duel worker --coordinator ws://HOST:PORT/ws [--token T] [--backend auto|tensorflow|webgpu|wasm|cpu]
       [--metrics-port P] [--grace-ms MS] [--log-level L]   (/metrics, /healthz, /readyz on P)
-  duel train --dataset D --workers N --steps S --seed X [--json]
+  duel train --dataset D --workers N --steps S --seed X [--eval-every N] [--json]
       headless distributed run; the last stdout line is the JSON summary
-  duel local --dataset D --steps S --seed X [--k K] [--loss L] [--shards N] [--json]
+  duel local --dataset D --steps S --seed X [--k K] [--loss L] [--shards N] [--eval-every N] [--json]
       the single-process reference trainer
   duel export --checkpoint DIR --out DIR [--raw]   (or --redis URL [--store-prefix P])
       G of the newest good checkpoint as a tfjs LayersModel (model.json + weights.bin)
