@@ -12,7 +12,7 @@ import { BYZANTINE, RING8_BYZANTINE, RING8_SHORT } from './steps';
  * that is never loud.
  *
  * The issue's bar: with the robust strategy ring8 meets its clean bar
- * (RING8_BYZANTINE: 8/8 modes, hq ≥ 0.75 at 4000 steps), and with the plain mean
+ * (RING8_BYZANTINE: 8/8 modes, hq ≥ 0.75 at 6000 steps), and with the plain mean
  * it visibly fails; both are asserted. The plain mean is trained for
  * RING8_SHORT's 2000 steps, where it collapses (hq 0.056–0.085 in five runs,
  * where the clean run stands at 0.745): over 4000 steps the decaying
@@ -25,8 +25,15 @@ import { BYZANTINE, RING8_BYZANTINE, RING8_SHORT } from './steps';
  * attacker by what its updates add up to) and a 30%-trimmed mean (Yin et al.
  * 2018). See BYZANTINE in steps.ts for the measurements.
  */
+interface Quality {
+  modes: number;
+  modesBalanced: number;
+  hq: number;
+  reverseKL: number;
+}
 interface Summary {
-  quality: { modes: number; hq: number; reverseKL: number };
+  quality: Quality;
+  history?: ({ step: number } & Quality)[];
   steps: number;
   attackers: number;
   workerStats: { id: string; rejected: number; rejectedByCode: Record<string, number>; credit: number }[];
@@ -36,20 +43,23 @@ async function attacked(strategy: string, attacks: string, steps: number): Promi
   const { workers, attackers, seed } = BYZANTINE;
   const r = await runDuel(
     ['train', '--dataset', 'ring8', '--workers', String(workers), '--attackers', String(attackers), '--attack', attacks,
-      '--attack-z', BYZANTINE.alieZ.toFixed(3), '--strategy', strategy, '--steps', String(steps), '--seed', String(seed), ...RING8_BYZANTINE.args, '--json'],
-    // About 10 minutes for a 4000-step and a 2000-step training at once on 2 cores (ALIE computes 5 gradients a task).
+      '--attack-z', BYZANTINE.alieZ.toFixed(3), '--strategy', strategy, '--steps', String(steps), '--seed', String(seed), ...RING8_BYZANTINE.args,
+      // The trajectory goes into the log line, so a run that misses the bar shows where it fell behind (steps.ts).
+      '--eval-every', '500', '--json'],
+    // About 11 minutes for a 6000-step and a 2000-step training at once on 2 cores (ALIE computes 5 gradients a task).
     { timeoutMs: 2_400_000, env: { DUEL_ALLOW_ATTACKS: '1' } },
   );
   expect(r.code, r.stderr.slice(-3000)).toBe(0);
   const s = r.json<Summary>();
   const rejections = s.workerStats.filter((w) => w.rejected > 0).map((w) => `${w.id} ${JSON.stringify(w.rejectedByCode)}`);
-  process.stderr.write(`[byzantine] ${strategy} under ${attacks}: ${JSON.stringify(s.quality)}; rejections: ${rejections.join(', ') || 'none'}\n`);
+  const trace = (s.history ?? []).map((h) => `${h.step}:${h.modes}/${h.modesBalanced}/${h.hq.toFixed(3)}`).join(' ');
+  process.stderr.write(`[byzantine] ${strategy} under ${attacks}: ${JSON.stringify(s.quality)}; rejections: ${rejections.join(', ') || 'none'}; step:modes/balanced/hq ${trace}\n`);
   expect(s.steps).toBe(steps);
   expect(s.attackers).toBe(attackers);
   return s;
 }
 
-const meetsBar = (q: Summary['quality'], bar: { modes: number; hq: number } = RING8_BYZANTINE) => q.modes >= bar.modes && q.hq >= bar.hq;
+const meetsBar = (q: Quality, bar: { modes: number; hq: number } = RING8_BYZANTINE) => q.modes >= bar.modes && q.hq >= bar.hq;
 
 /** Workers with at least one rejection of `code`. */
 const flagged = (s: Summary, code: string) => s.workerStats.filter((w) => (w.rejectedByCode[code] ?? 0) > 0);
@@ -75,7 +85,7 @@ describe(`ring8 with ${BYZANTINE.attackers} of ${BYZANTINE.workers} workers Byza
   // ALIE alone never trips the norm screen, so nobody is quarantined and the history screen has to find the
   // attackers; they keep their shards (30% of the data lost). Opt-in (DUEL_QUALITY_ALIE_ONLY=1): at 2000 steps it
   // met RING8_SHORT's bar by a thin margin (hq 0.659 and 0.629 against 0.62, steps.ts), too thin for CI to gate on;
-  // it now runs RING8_BYZANTINE's 4000 steps against 0.75: 0.873 in the one run measured (2026-12-06).
+  // it now runs RING8_BYZANTINE's steps against 0.75: at 4000 steps 0.873 in the one run measured (2026-12-06).
   it.skipIf(!process.env.DUEL_QUALITY_ALIE_ONLY)(`${BYZANTINE.robust} meets the clean bar under ${BYZANTINE.quiet} alone`, async () => {
     const quiet = await attacked(BYZANTINE.robust, BYZANTINE.quiet, RING8_BYZANTINE.steps);
     expect(meetsBar(quiet.quality), JSON.stringify(quiet.quality)).toBe(true);

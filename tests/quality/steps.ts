@@ -32,7 +32,7 @@ export const RING8_HQ_GUARD = 0.97;
 export const RING8_SHORT = { steps: 2000, modes: 8, hq: 0.62, args: ['--latent-dim', '2', '--lr-g', '1e-3'] } as const;
 
 /**
- * The Byzantine test's bar (byzantine.test.ts): ring8 at 4000 steps (2-D
+ * The Byzantine test's bar (byzantine.test.ts): ring8 at 6000 steps (2-D
  * latent, the linear decay spanning the run), 8/8 modes and hq ≥ 0.75.
  *
  * Why not RING8_SHORT: at 2000 steps hq is still climbing fast and moves a lot
@@ -40,16 +40,32 @@ export const RING8_SHORT = { steps: 2000, modes: 8, hq: 0.62, args: ['--latent-d
  * attacked distributed run takes a different trajectory each time (which
  * shards the attackers hold follows the order the workers connect). Nine
  * measured mixed-attack runs at 2000 steps scored 0.482–0.738 against the
- * 0.62 bar, and two of them failed a fresh-clone CI. At 4000 steps the clean
- * runs have settled: `duel local --dataset ring8 --latent-dim 2 --steps 4000`
- * seeds 1–6 scored 0.910, 0.939, 0.884, 0.952, 0.900, 0.907 (2026-12-06, AMD
- * EPYC VM). The bar sits below the clean spread by the same quarter of
- * progress RING8_SHORT allows. The mixed attack at 4000 steps (same day, the
- * robust rule, seed 1): hq 0.849 and 0.862 (beside the plain mean, as the
- * test runs), 0.885 and 0.864 (two at once), each with exactly the 3
- * attackers quarantined; the plain mean at 2000 steps beside them 0.085.
+ * 0.62 bar, and two of them failed a fresh-clone CI.
+ *
+ * 4000 steps (2026-12-06 to 12-07) was not enough either. Clean runs there:
+ * `duel local --dataset ring8 --latent-dim 2 --lr-g 1e-3 --steps 4000` seeds
+ * 1–5 0.910, 0.939, 0.884, 0.952, 0.900; with the robust rule and 10 shards
+ * (`--shards 10 --strategy BYZANTINE.robust`, no attackers) seeds 1–6 0.904,
+ * 0.895, 0.882, 0.918, 0.887, 0.871, every trajectory rising smoothly. The
+ * mixed attack at 4000 steps (seed 1): 0.849, 0.862, 0.885, 0.864, 0.888
+ * (fresh clone), 0.851, 0.895, 0.882, and once, in CI on 2026-12-07, 0.638
+ * with 8 modes of which 7 balanced: the level a clean run has near step 2000,
+ * so that run fell about 2000 steps behind. The cause is not found: the 3
+ * attackers were quarantined after their 3rd outlier as in every run, and no
+ * honest update was refused. A loud majority in the first rounds (6 of 10
+ * shards sending ×100 or noise for steps 1–3, past the median screen) does
+ * not do it in one process: 0.886 and 0.890 against 0.904 clean. What the
+ * traces show is that the mixed runs find their modes at different times:
+ * at step 1500 hq 0.294–0.610 (the robust rule's clean seeds: 0.399–0.720),
+ * and a late start has less of the decay left to catch up in at 4000 steps.
+ * At 6000 steps, two mixed runs (three trainings at once): 0.888 (a late
+ * start, hq 0.294 at step 1500, with its attackers holding the same join
+ * places as in the failed CI run) and 0.905. The bar stays at 0.75, so it
+ * sits further below the mixed runs than it did at 4000 steps, and the test
+ * logs every run's trajectory (`--eval-every 500`) so that the next run that
+ * misses it shows where it fell behind.
  */
-export const RING8_BYZANTINE = { steps: 4000, modes: 8, hq: 0.75, args: RING8_SHORT.args } as const;
+export const RING8_BYZANTINE = { steps: 6000, modes: 8, hq: 0.75, args: RING8_SHORT.args } as const;
 
 /**
  * The Byzantine test (byzantine.test.ts): 10 real worker processes, 3 of them
