@@ -60,7 +60,9 @@ export const RING8_SHORT = { steps: 2000, modes: 8, hq: 0.62, args: ['--latent-d
  * and a late start has less of the decay left to catch up in at 4000 steps.
  * At 6000 steps, two mixed runs (three trainings at once): 0.888 (a late
  * start, hq 0.294 at step 1500, with its attackers holding the same join
- * places as in the failed CI run) and 0.905. The bar stays at 0.75, so it
+ * places as in the failed CI run) and 0.905; as the test runs it, beside
+ * the plain mean (631 s): 0.910, again after a late start (0.314 at step
+ * 1500). The bar stays at 0.75, so it
  * sits further below the mixed runs than it did at 4000 steps, and the test
  * logs every run's trajectory (`--eval-every 500`) so that the next run that
  * misses it shows where it fell behind.
