@@ -54,7 +54,10 @@ export const RING8_SHORT = { steps: 2000, modes: 8, hq: 0.62, args: ['--latent-d
  * attackers were quarantined after their 3rd outlier as in every run, and no
  * honest update was refused. A loud majority in the first rounds (6 of 10
  * shards sending ×100 or noise for steps 1–3, past the median screen) does
- * not do it in one process: 0.886 and 0.890 against 0.904 clean. What the
+ * not do it in one process: 0.886 and 0.890 against 0.904 clean; nor do
+ * quiet attacks before the quarantine (3 of 10 shards sending sign flips or
+ * ALIE for the first 10 or 40 steps): 0.889 and 0.909, with hq 0.614 and
+ * 0.651 at step 1500 against the clean 0.666. What the
  * traces show is that the mixed runs find their modes at different times:
  * at step 1500 hq 0.294–0.610 (the robust rule's clean seeds: 0.399–0.720),
  * and a late start has less of the decay left to catch up in at 4000 steps.
