@@ -68,7 +68,16 @@ export async function runDistributed(
   opts: CoordinatorOptions,
   n: number,
   backend: string,
-  io: { quiet?: boolean; onStarted?: (c: RunningCoordinator) => void; workerArgs?: (i: number) => string[] } = {},
+  io: {
+    quiet?: boolean;
+    onStarted?: (c: RunningCoordinator) => void;
+    workerArgs?: (i: number) => string[];
+    /**
+     * As `duel local --eval-every`: a quality report (into the service's qualityHistory) about every N-th step. The
+     * progress timer starts it and the run does not wait, so the step it names is the one it started at. 0: none.
+     */
+    evalEvery?: number;
+  } = {},
 ): Promise<DistributedResult> {
   const coordinator = await startCoordinator(opts);
   io.onStarted?.(coordinator);
@@ -87,7 +96,13 @@ export async function runDistributed(
   bar?.start(opts.run.steps, 0, { dLoss: '-', gLoss: '-', dReal: '-', dFake: '-', ips: '-', workers: 0 });
   const t0 = performance.now();
   const fmt = (v: number | null, d: number) => (v === null ? '-' : v.toFixed(d));
+  const evalEvery = io.evalEvery ?? 0;
+  let nextEval = evalEvery;
   const timer = setInterval(() => {
+    if (evalEvery > 0 && svc.state.step >= nextEval) {
+      nextEval = (Math.floor(svc.state.step / evalEvery) + 1) * evalEvery;
+      svc.evaluate().catch((e: Error) => process.stderr.write(`quality evaluation at step ${svc.state.step} failed: ${e.message}\n`));
+    }
     const m = svc.recorder.latest;
     bar?.update(svc.state.step, {
       dLoss: fmt(m.dLoss, 3),

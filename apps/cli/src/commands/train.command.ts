@@ -37,23 +37,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   };
   const evalEvery = num(a['eval-every'], 'eval-every') ?? 0;
   if (!(Number.isInteger(evalEvery) && evalEvery >= 0)) throw new DuelError(ErrorCodes.BAD_ARGUMENT, '--eval-every must be a non-negative integer');
-  let tracer: NodeJS.Timeout | undefined;
-  const run = await runDistributed(opts, n, a.backend!, {
-    quiet: a.json && !process.stderr.isTTY,
-    workerArgs: attackArgs,
-    // As `duel local --eval-every`: the quality report at (about) every N-th step, in the summary's history.
-    // The run does not wait for it, so the step it names is the one it started at.
-    onStarted: (c) => {
-      if (evalEvery === 0) return;
-      let next = evalEvery;
-      tracer = setInterval(() => {
-        if (c.service.state.step < next) return;
-        next = (Math.floor(c.service.state.step / evalEvery) + 1) * evalEvery;
-        c.service.evaluate().catch(() => undefined);
-      }, 100);
-    },
-  });
-  clearInterval(tracer);
+  const run = await runDistributed(opts, n, a.backend!, { quiet: a.json && !process.stderr.isTTY, workerArgs: attackArgs, evalEvery });
   const svc = run.coordinator.service;
   await run.workers.stop();
   const dataset = await resolveDataset(opts.run.dataset, nodeDatasetLoader());
