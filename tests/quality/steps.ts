@@ -49,26 +49,26 @@ export const RING8_SHORT = { steps: 2000, modes: 8, hq: 0.62, args: ['--latent-d
  * 0.895, 0.882, 0.918, 0.887, 0.871, every trajectory rising smoothly. The
  * mixed attack at 4000 steps (seed 1): 0.849, 0.862, 0.885, 0.864, 0.888
  * (fresh clone), 0.851, 0.895, 0.882, and once, in CI on 2026-12-07, 0.638
- * with 8 modes of which 7 balanced: the level a clean run has near step 2000,
- * so that run fell about 2000 steps behind. The cause is not found: the 3
- * attackers were quarantined after their 3rd outlier as in every run, and no
- * honest update was refused. A loud majority in the first rounds (6 of 10
- * shards sending ×100 or noise for steps 1–3, past the median screen) does
- * not do it in one process: 0.886 and 0.890 against 0.904 clean; nor do
+ * with 8 modes of which 7 balanced: the level a clean run has near step
+ * 2000, so that run fell about 2000 steps behind. The cause is not found:
+ * the 3 attackers were quarantined after their 3rd outlier as in every run,
+ * and no honest update was refused. A loud majority in the first rounds (6
+ * of 10 shards sending ×100 or noise for steps 1–3, past the median screen)
+ * does not do it in one process: 0.886 and 0.890 against 0.904 clean; nor do
  * quiet attacks before the quarantine (3 of 10 shards sending sign flips or
  * ALIE for the first 10 or 40 steps): 0.889 and 0.909, with hq 0.614 and
- * 0.651 at step 1500 against the clean 0.666. What the
- * traces show is that the mixed runs find their modes at different times:
- * at step 1500 hq 0.294–0.610 (the robust rule's clean seeds: 0.399–0.720),
- * and a late start has less of the decay left to catch up in at 4000 steps.
- * At 6000 steps, two mixed runs (three trainings at once): 0.888 (a late
- * start, hq 0.294 at step 1500, with its attackers holding the same join
- * places as in the failed CI run) and 0.905; as the test runs it, beside
- * the plain mean (631 s): 0.910, again after a late start (0.314 at step
- * 1500). The bar stays at 0.75, so it
- * sits further below the mixed runs than it did at 4000 steps, and the test
- * logs every run's trajectory (`--eval-every 500`) so that the next run that
- * misses it shows where it fell behind.
+ * 0.651 at step 1500 against the clean 0.666. What the traces show is that
+ * the mixed runs find their modes at different times: at step 1500 hq
+ * 0.294–0.610 (the robust rule's clean seeds: 0.399–0.720), and a late start
+ * has less of the decay left to catch up in at 4000 steps. At 6000 steps,
+ * two mixed runs (three trainings at once): 0.888 (a late start, hq 0.294 at
+ * step 1500, with its attackers holding the same join places as in the
+ * failed CI run) and 0.905; as the test runs it, beside the plain mean (631
+ * s): 0.910, again after a late start (0.314 at step 1500), and 0.928 in a
+ * fresh-clone `.ci/run` (611 s; the plain mean 0.080). The bar stays at
+ * 0.75, so it sits further below the mixed runs than it did at 4000 steps,
+ * and the test logs every run's trajectory (`--eval-every 500`) so that the
+ * next run that misses it shows where it fell behind.
  */
 export const RING8_BYZANTINE = { steps: 6000, modes: 8, hq: 0.75, args: RING8_SHORT.args } as const;
 
