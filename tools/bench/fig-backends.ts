@@ -3,10 +3,10 @@
  * read back to the CPU as a worker must) for every Node backend × model preset,
  * on random data in [-1, 1] (the cost does not depend on the pixels).
  */
-import { discriminatorGradients, GanModel, generatorGradients, initWeights, resolveModel, tf, type ConcreteBackendName } from '@duel/gan';
+import { tf, type ConcreteBackendName } from '@duel/gan';
 import { releaseNodeWebGpu, selectNodeBackend } from '@duel/gan-node';
-import { Rng } from '@duel/util';
 import { caption, fmt, log, median, table, type Machine, type Section } from './common';
+import { timeSteps } from './step-timer';
 
 export interface BackendCell {
   backend: string;
@@ -49,30 +49,6 @@ function cellPlan(backend: string, p: Plan, quick: boolean): { batch: number; wa
   return { batch: p.batch, warmup: WARMUP, steps: quick ? 3 : 10 };
 }
 
-/** Median ms of one D-gradient + one G-gradient at `batch`, after `warmup` untimed steps. */
-async function timeSteps(modelName: string, batch: number, warmup: number, steps: number): Promise<number[]> {
-  const spec = resolveModel(modelName);
-  const model = new GanModel(spec);
-  const layout = model.layout;
-  model.setWeights('G', initWeights(layout.G, 1));
-  model.setWeights('D', initWeights(layout.D, 2));
-  const per = spec.dataShape.reduce((a, b) => a * b, 1);
-  const rng = new Rng(3);
-  const real = Float32Array.from({ length: batch * per }, () => 2 * rng.uniform() - 1);
-  const times: number[] = [];
-  try {
-    for (let i = 0; i < warmup + steps; i++) {
-      const t0 = performance.now();
-      await discriminatorGradients(model, real, 100 + i);
-      await generatorGradients(model, batch, 200 + i);
-      if (i >= warmup) times.push(performance.now() - t0);
-    }
-  } finally {
-    model.dispose();
-  }
-  return times;
-}
-
 export async function backendsFigure(m: Machine, quick: boolean): Promise<BackendsResult> {
   const cells: BackendCell[] = [];
   for (const name of BACKENDS) {
@@ -90,7 +66,7 @@ export async function backendsFigure(m: Machine, quick: boolean): Promise<Backen
         cells.push({ backend: name, model: p.model, batch: p.batch, ms: Number.NaN, steps: 0, note: 'skipped in --quick (a step takes minutes)' });
         continue;
       }
-      const times = await timeSteps(p.model, c.batch, c.warmup, c.steps);
+      const { times } = await timeSteps(p.model, c.batch, c.warmup, c.steps);
       const ms = median(times);
       log(`backend ${name} ${p.model} b${c.batch}: ${fmt(ms)} ms/step (${times.map((t) => t.toFixed(0)).join(', ')})`);
       const smaller = c.batch !== p.batch ? `; batch ${c.batch}, not ${p.batch}: naive conv gradient kernels` : '';
@@ -135,6 +111,9 @@ function render(m: Machine, cells: BackendCell[], quick: boolean): Section {
     table(['backend', 'model', 'batch', 'ms / step (median)', 'img/s', 'device / notes'], rows),
     '',
     `wasm over cpu in img/s, same run: ${ratios}.`,
+    '',
+    'The GPU worker\'s sweep (mlp and dcgan at batches 64 to 1024, with the first step\'s kernel compilation and the',
+    'gradients\' readback) runs on a lent GPU machine, which has no npm, from the kit in tools/device (README.md there).',
     '',
     caption(m),
   ].join('\n');
