@@ -54,7 +54,7 @@ fi
 if [ "$gl_too" = 1 ]; then
   # The device README's recipe: Debian's loaders for amd64, unpacked there with dpkg -x.
   mkdir -p "$out/gl" /tmp/duel-apt-amd64/partial
-  o=(-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/duel-apt-amd64)
+  o=(-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/duel-apt-amd64 -oAPT::Sandbox::User=root)
   apt-get "${o[@]}" update -qq
   (cd "$out/gl" && apt-get "${o[@]}" download -qq libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
 fi
