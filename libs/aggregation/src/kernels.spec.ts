@@ -84,7 +84,7 @@ describe('coordinateMedian', () => {
 });
 
 describe('trimmedMean', () => {
-  it('drops ⌈β·n⌉ from each end, then averages', () => {
+  it('drops ⌊β·n⌋ (at least one) from each end, then averages', () => {
     const ups = [ws(1, 0, 0, 0, 0), ws(2, 0, 0, 0, 0), ws(3, 0, 0, 0, 0), ws(4, 0, 0, 0, 0), ws(1000, 0, 0, 0, 0)];
     expect(trimmedMean(ups, 0.2)[0].data[0]).toBe(3); // drop 1 and 1000: mean(2, 3, 4)
     expect(trimmedMean(ups, 0)[0].data[0]).toBe(202); // plain mean
@@ -92,7 +92,12 @@ describe('trimmedMean', () => {
   });
 
   it('trimCount leaves at least one value and rejects β ≥ 0.5', () => {
-    expect(trimCount(10, 0.3)).toBe(3); // not 4: 0.3·10 is 3.0000000000000004 in floating point
+    expect(trimCount(10, 0.3)).toBe(3); // 0.3·10 is 3.0000000000000004 in floating point
+    expect(trimCount(100, 0.29)).toBe(29); // 0.29·100 is 28.999999999999996
+    // ⌊β·n⌋, not ⌈β·n⌉: a round of 7, 8 or 9 keeps 3, 4 or 5 values at β 0.3, not 1, 2 or 3.
+    expect([7, 8, 9].map((n) => trimCount(n, 0.3))).toEqual([2, 2, 2]);
+    expect(trimCount(5, 0.1)).toBe(1); // any β > 0 trims at least one
+    expect(trimCount(7, 0)).toBe(0);
     expect(trimCount(2, 0.4)).toBe(0);
     expect(trimCount(3, 0.4)).toBe(1);
     expect(() => trimCount(4, 0.5)).toThrow(/DUEL_ERR_BAD_ARGUMENT/);

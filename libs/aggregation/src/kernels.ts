@@ -100,12 +100,19 @@ export function coordinateMedian(updates: readonly NamedWeights[], out?: NamedWe
 }
 
 /**
- * How many values {@link trimmedMean} drops from each end: ⌈β·n⌉, so that any
- * β > 0 trims at least one, capped so that at least one value is left.
+ * How many values {@link trimmedMean} drops from each end: ⌊β·n⌋, as Yin et
+ * al.'s β-trimmed mean, scipy's `trim_mean` and Flower's FedTrimmedAvg count
+ * them, but at least one for any β > 0, and capped so that at least one value
+ * is left. ⌊β·n⌋ loses no robustness against ⌈β·n⌉: a count f of bad updates is
+ * an integer, so f ≤ β·n exactly when f ≤ ⌊β·n⌋. ⌈β·n⌉ only dropped honest
+ * values: with β 0.3, a round of 7 updates (3 of 10 refused by a screen) kept
+ * a single value per coordinate, the median, instead of 3.
  */
 export function trimCount(n: number, beta: number): number {
   if (!(beta >= 0 && beta < 0.5)) throw new DuelError(ErrorCodes.BAD_ARGUMENT, `trimmed mean: beta must be in [0, 0.5), got ${beta}`);
-  return Math.min(Math.ceil(beta * n - 1e-9), Math.floor((n - 1) / 2));
+  if (beta === 0) return 0;
+  // + 1e-9: β·n that should be an integer can land just below it (0.29 · 100 is 28.999999999999996).
+  return Math.min(Math.max(1, Math.floor(beta * n + 1e-9)), Math.floor((n - 1) / 2));
 }
 
 /**

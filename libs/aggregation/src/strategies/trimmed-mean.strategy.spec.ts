@@ -5,9 +5,9 @@ import { byzantine, filled, honestUpdates, itMeetsTheStrategyContract, relDistan
 describe('TrimmedMeanStrategy', () => {
   itMeetsTheStrategyContract(() => new TrimmedMeanStrategy());
 
-  it('drops ⌈β·n⌉ values from each end per coordinate', () => {
+  it('drops ⌊β·n⌋ values (at least one) from each end per coordinate', () => {
     const ups = [0, 1, 2, 3, 100].map((v, i) => update(`w${i}`, filled(v)));
-    // β 0.1, n 5 → one from each end: mean(1, 2, 3) = 2.
+    // β 0.1, n 5 → ⌊0.5⌋ = 0, raised to one from each end: mean(1, 2, 3) = 2.
     expect(new TrimmedMeanStrategy().aggregate(ups, [])!.grads[0].data[0]).toBe(2);
     // β 0 is the plain mean: 106 / 5.
     expect(new TrimmedMeanStrategy({ beta: 0 }).aggregate(ups, [])!.grads[0].data[0]).toBeCloseTo(21.2, 5);

@@ -8,8 +8,9 @@ export interface TrimmedMeanOptions extends BaseStrategyOptions {
 
 /**
  * Coordinate-wise β-trimmed mean (Yin, Chen, Ramchandran & Bartlett, 2018;
- * Flower's FedTrimmedAvg): per coordinate, drop the ⌈β·n⌉ largest and smallest
- * values and average the rest. Robust to up to ⌈β·n⌉ bad updates; sample
+ * Flower's FedTrimmedAvg): per coordinate, drop the ⌊β·n⌋ largest and smallest
+ * values (at least one for β > 0; kernels.ts `trimCount`) and average the rest.
+ * Robust to up to ⌊β·n⌋ bad updates, i.e. a share of at most β; sample
  * counts and staleness are ignored, as for the median.
  */
 export class TrimmedMeanStrategy extends BaseStrategy {
