@@ -57,8 +57,10 @@ export async function readbackMs(modelName: string, reps: number): Promise<numbe
   try {
     for (let i = 0; i < reps + 1; i++) {
       const made = [...model.tensors('D'), ...model.tensors('G')].map((t) => tf.add(t, 0));
-      // Wait for the adds alone, so the timed part is the download.
-      await made[made.length - 1].data();
+      // Wait for the adds alone (a backend runs its queue in order), so the timed part is the download.
+      const flush = tf.add(made[made.length - 1], 0);
+      await flush.data();
+      flush.dispose();
       const t0 = performance.now();
       await Promise.all(made.map((t) => t.data()));
       if (i > 0) times.push(performance.now() - t0);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the kit that runs duel's GPU worker bench on a lent device machine,
-# which has no npm registry and, as far as anyone has checked, no Node.js:
+# which reaches no npm registry and whose image is not said to hold Node.js:
 #
 #   KIT/gpu-bench.mjs      tools/device/gpu-bench.ts and the GAN libs, one ESM bundle
 #   KIT/node_modules/      what the bundle loads at run time: tfjs-backend-wasm's
