@@ -68,6 +68,7 @@ export interface StatusResponse {
   };
   metrics: LatestMetrics;
   quality: QualityJson | null;
+  /** Every connected worker and the 1,000 that left most recently (RunRecorder). */
   workers: StatusWorker[];
 }
 

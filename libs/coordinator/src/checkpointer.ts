@@ -21,6 +21,8 @@ export interface CheckpointSource {
   rounds(): RoundState;
   handle(event: RoundEvent): void;
   workerStats(): WorkerStats[];
+  /** Ledgers of departed workers the recorder has let go since the last call (RunRecorder.takeRetired). */
+  retiredWorkerStats(): WorkerStats[];
   /** The newest point of the recorder's metrics history (undefined before the first G step). */
   latestPoint(): HistoryPoint | undefined;
 }
@@ -51,6 +53,8 @@ export class Checkpointer {
   private unsubscribe: (() => void) | null = null;
   private stopping: Promise<void> | null = null;
   private readonly credited = new Map<string, { accepted: number; samples: number }>();
+  /** Retired ledgers whose last credit is not in the store yet. */
+  private retiring: WorkerStats[] = [];
   readonly stats = {
     written: 0,
     failed: 0,
@@ -210,19 +214,36 @@ export class Checkpointer {
     }
     if (this.behind && !this.catchingUp) return this.catchUp('store answers again');
     const ttl = 3 * this.opts.heartbeatMs;
+    // Retired ledgers first: their last credit goes to the store, then what was counted for them here goes, so
+    // that a retired worker that comes back (a fresh ledger under the same id) is counted from zero.
+    this.retiring.push(...this.src.retiredWorkerStats());
+    while (this.retiring.length > 0) {
+      if (!(await this.credit(this.retiring[0]))) return;
+      this.credited.delete(this.retiring.shift()!.id);
+    }
     for (const w of this.src.workerStats()) {
       try {
         if (w.connected) await this.store.heartbeat({ id: w.id, kind: w.kind, backend: w.backend, device: w.device, seenAt: w.lastSeen }, ttl);
-        const seen = this.credited.get(w.id) ?? { accepted: 0, samples: 0 };
-        if (w.accepted > seen.accepted || w.samples > seen.samples) {
-          await this.store.addCredit(w.id, w.accepted - seen.accepted, w.samples - seen.samples);
-          this.credited.set(w.id, { accepted: w.accepted, samples: w.samples });
-        }
       } catch {
         this.behind = true;
         return;
       }
+      if (!(await this.credit(w))) return;
     }
+  }
+
+  /** Adds what `w` earned since the last call to the store's ledger; false (and behind) when the store failed. */
+  private async credit(w: WorkerStats): Promise<boolean> {
+    const seen = this.credited.get(w.id) ?? { accepted: 0, samples: 0 };
+    if (w.accepted <= seen.accepted && w.samples <= seen.samples) return true;
+    try {
+      await this.store.addCredit(w.id, w.accepted - seen.accepted, w.samples - seen.samples);
+    } catch {
+      this.behind = true;
+      return false;
+    }
+    this.credited.set(w.id, { accepted: w.accepted, samples: w.samples });
+    return true;
   }
 
   private async saveRun(status: 'running' | 'complete'): Promise<void> {

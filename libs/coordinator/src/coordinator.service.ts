@@ -108,7 +108,7 @@ export class CoordinatorService implements OnModuleInit, OnModuleDestroy {
       ...this.validationConfig(),
     } satisfies RoundConfig, { resolved: this.recovery.resumed?.meta.resolved, pending: this.recovery.resumed?.meta.pending });
     this.metrics.bind({ rounds: () => this.rounds, quality: () => this.quality });
-    this.checkpointer.bind({ runId: this.runId, state: this.state, rounds: () => this.rounds, isDone: () => this.done, handle: (e) => this.handle(e), workerStats: () => this.workerStats(), latestPoint: () => this.recorder.history.at(-1) });
+    this.checkpointer.bind({ runId: this.runId, state: this.state, rounds: () => this.rounds, isDone: () => this.done, handle: (e) => this.handle(e), workerStats: () => this.workerStats(), retiredWorkerStats: () => this.recorder.takeRetired(), latestPoint: () => this.recorder.history.at(-1) });
     this.ticker = setInterval(() => this.handle({ type: 'Tick', now: Date.now() }), 100);
     this.ticker.unref();
   }

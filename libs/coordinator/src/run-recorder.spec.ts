@@ -104,3 +104,53 @@ describe('RunRecorder rates', () => {
     }
   });
 });
+
+describe('RunRecorder: the ledgers of departed workers are bounded', () => {
+  const earn = (r: RunRecorder, id: string, samples: number) => {
+    r.ack(id, 'applied');
+    r.contributed(id, samples);
+  };
+
+  it('keeps every connected worker and the last maxDeparted that left, retiring the oldest with their counters', () => {
+    const r = new RunRecorder(2);
+    for (const id of ['a', 'b', 'c', 'd', 'e']) {
+      r.join(id, 'volunteer', 'wasm', 'chrome');
+      earn(r, id, 10);
+    }
+    r.join('live', 'node', 'wasm', 'x');
+    for (const id of ['a', 'b', 'c', 'd', 'e']) r.leave(id);
+    expect(r.workers(['live']).map((w) => w.id).sort()).toEqual(['d', 'e', 'live']);
+    const retired = r.takeRetired();
+    expect(retired.map((w) => [w.id, w.accepted, w.samples, w.connected])).toEqual([
+      ['a', 1, 10, false],
+      ['b', 1, 10, false],
+      ['c', 1, 10, false],
+    ]);
+    expect(r.takeRetired()).toEqual([]); // handed over once
+  });
+
+  it('does not retire a worker that came back, and counts a second departure from its own time', () => {
+    const r = new RunRecorder(1);
+    r.join('a', 'node', 'cpu', 'x');
+    r.join('b', 'node', 'cpu', 'x');
+    r.leave('a');
+    r.join('a', 'node', 'cpu', 'x'); // back with its resume token: same id, same ledger
+    earn(r, 'a', 5);
+    r.leave('b');
+    r.leave('a'); // a left after b, so b is the oldest departure now
+    r.leave('a'); // a second close of the same worker changes nothing
+    expect(r.workers([]).map((w) => [w.id, w.accepted])).toEqual([['a', 1]]);
+    expect(r.takeRetired().map((w) => w.id)).toEqual(['b']);
+  });
+
+  it('stays bounded under churn', () => {
+    const r = new RunRecorder(100);
+    for (let i = 0; i < 5000; i++) {
+      r.join(`v-${i}`, 'volunteer', 'wasm', 'chrome');
+      earn(r, `v-${i}`, 1);
+      r.leave(`v-${i}`);
+    }
+    expect(r.workers([])).toHaveLength(100);
+    expect(r.takeRetired()).toHaveLength(4900);
+  });
+});

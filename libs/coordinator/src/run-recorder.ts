@@ -19,12 +19,31 @@ interface MetricsCommand {
 /** Throughput over this window (a moving rate, not a lifetime average). */
 const RATE_WINDOW_MS = 10_000;
 
+/** How many workers that have left keep their ledger here (the store keeps their credit). */
+export const MAX_DEPARTED_WORKERS = 1000;
+
 /**
  * What the status API and dashboard read: latest metrics, a bounded history,
  * and per-worker counters. Plain bookkeeping, no I/O.
+ *
+ * Every connected worker has its ledger here, and so do the `maxDeparted`
+ * that left most recently, so that a reconnect (with its resume token) finds
+ * its counters. Beyond that the oldest departed ledger is retired: volunteers
+ * come and go for the life of a run, and without a bound this map, and
+ * /api/status with it, would grow with every tab ever opened. A retired
+ * ledger waits in {@link takeRetired} until the checkpointer has added its
+ * last credit to the store, which keeps credit for good.
  */
 export class RunRecorder {
   private readonly workersById = new Map<string, WorkerStats>();
+  /** Departed workers in the order they left; a rejoin makes its entry stale (seq no longer matches). */
+  private readonly departures: { id: string; seq: number }[] = [];
+  private departuresHead = 0;
+  private readonly departedSeq = new Map<string, number>();
+  private seq = 0;
+  private retired: WorkerStats[] = [];
+
+  constructor(private readonly maxDeparted = MAX_DEPARTED_WORKERS) {}
   /**
    * The rate window: per key (undefined = overall, else a worker id) its samples in time order from `head`,
    * and their running sum, so a rate is O(1) and trimming O(1) per entry.
@@ -35,6 +54,7 @@ export class RunRecorder {
   private readonly maxHistory = 2000;
 
   join(id: string, kind: 'node' | 'volunteer', backend: string, device: string): void {
+    this.departedSeq.delete(id);
     const w = this.workersById.get(id);
     if (w) Object.assign(w, { kind, backend, device, connected: true, lastSeen: Date.now() });
     else
@@ -43,7 +63,35 @@ export class RunRecorder {
 
   leave(id: string): void {
     const w = this.workersById.get(id);
-    if (w) w.connected = false;
+    if (!w || this.departedSeq.has(id)) return;
+    w.connected = false;
+    const seq = ++this.seq;
+    this.departedSeq.set(id, seq);
+    this.departures.push({ id, seq });
+    this.retireBeyondBound();
+  }
+
+  /** Ledgers retired since the last call (oldest first); the caller settles their credit. */
+  takeRetired(): WorkerStats[] {
+    const out = this.retired;
+    this.retired = [];
+    return out;
+  }
+
+  private retireBeyondBound(): void {
+    while (this.departedSeq.size > this.maxDeparted && this.departuresHead < this.departures.length) {
+      const { id, seq } = this.departures[this.departuresHead++];
+      if (this.departedSeq.get(id) !== seq) continue; // rejoined since, or left again later
+      this.departedSeq.delete(id);
+      const w = this.workersById.get(id)!;
+      this.workersById.delete(id);
+      this.windows.delete(id);
+      this.retired.push(w);
+    }
+    if (this.departuresHead > 1024 && this.departuresHead * 2 > this.departures.length) {
+      this.departures.splice(0, this.departuresHead);
+      this.departuresHead = 0;
+    }
   }
 
   ack(id: string, status: string, code?: ErrorCode): void {
