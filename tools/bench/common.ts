@@ -51,12 +51,8 @@ export function table(head: string[], rows: (string | number)[][]): string {
   return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
 }
 
-export function median(xs: number[]): number {
-  if (xs.length === 0) return Number.NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
+// In step-timer.ts, which tools/device bundles without this module's imports.
+export { median } from './step-timer';
 
 export function fmt(x: number, digits = 1): string {
   if (!Number.isFinite(x)) return 'n/a';

@@ -69,8 +69,14 @@ export async function readbackMs(modelName: string, reps: number): Promise<numbe
   } finally {
     model.dispose();
   }
-  times.sort((a, b) => a - b);
-  return times[times.length >> 1];
+  return median(times);
+}
+
+export function median(xs: number[]): number {
+  if (xs.length === 0) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 function newModel(modelName: string): GanModel {

@@ -19,7 +19,7 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { tf, type ConcreteBackendName } from '@duel/gan';
 import { releaseNodeWebGpu, selectNodeBackend } from '@duel/gan-node';
-import { readbackMs, timeSteps } from '../bench/step-timer';
+import { median, readbackMs, timeSteps } from '../bench/step-timer';
 
 interface Cell {
   backend: string;
@@ -67,12 +67,6 @@ function parseArgs(argv: string[]): Args {
 
 /** Samples one step pushes through the nets: 2B through D (real + fake), B through G and D in the G-step (as figure 1 counts them). */
 const samplesPerStep = (batch: number) => 3 * batch;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((x, y) => x - y);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 async function measure(args: Args, log: (s: string) => void): Promise<Cell[]> {
   const cells: Cell[] = [];

@@ -217,10 +217,10 @@ export class Checkpointer {
     // Retired ledgers first: their last credit goes to the store, then what was counted for them here goes, so
     // that a retired worker that comes back (a fresh ledger under the same id) is counted from zero.
     this.retiring.push(...this.src.retiredWorkerStats());
-    while (this.retiring.length > 0) {
-      if (!(await this.credit(this.retiring[0]))) return;
-      this.credited.delete(this.retiring.shift()!.id);
-    }
+    let settled = 0;
+    while (settled < this.retiring.length && (await this.credit(this.retiring[settled]))) this.credited.delete(this.retiring[settled++].id);
+    this.retiring.splice(0, settled);
+    if (this.retiring.length > 0) return;
     for (const w of this.src.workerStats()) {
       try {
         if (w.connected) await this.store.heartbeat({ id: w.id, kind: w.kind, backend: w.backend, device: w.device, seenAt: w.lastSeen }, ttl);

@@ -36,14 +36,12 @@ export const MAX_DEPARTED_WORKERS = 1000;
  */
 export class RunRecorder {
   private readonly workersById = new Map<string, WorkerStats>();
-  /** Departed workers in the order they left; a rejoin makes its entry stale (seq no longer matches). */
-  private readonly departures: { id: string; seq: number }[] = [];
-  private departuresHead = 0;
-  private readonly departedSeq = new Map<string, number>();
-  private seq = 0;
+  /** Ids of departed workers, oldest departure first (a Set iterates in insertion order; a rejoin deletes). */
+  private readonly departed = new Set<string>();
   private retired: WorkerStats[] = [];
 
   constructor(private readonly maxDeparted = MAX_DEPARTED_WORKERS) {}
+
   /**
    * The rate window: per key (undefined = overall, else a worker id) its samples in time order from `head`,
    * and their running sum, so a rate is O(1) and trimming O(1) per entry.
@@ -54,7 +52,7 @@ export class RunRecorder {
   private readonly maxHistory = 2000;
 
   join(id: string, kind: 'node' | 'volunteer', backend: string, device: string): void {
-    this.departedSeq.delete(id);
+    this.departed.delete(id);
     const w = this.workersById.get(id);
     if (w) Object.assign(w, { kind, backend, device, connected: true, lastSeen: Date.now() });
     else
@@ -63,12 +61,17 @@ export class RunRecorder {
 
   leave(id: string): void {
     const w = this.workersById.get(id);
-    if (!w || this.departedSeq.has(id)) return;
+    if (!w || this.departed.has(id)) return;
     w.connected = false;
-    const seq = ++this.seq;
-    this.departedSeq.set(id, seq);
-    this.departures.push({ id, seq });
-    this.retireBeyondBound();
+    this.departed.add(id);
+    // Beyond the bound, the ledger of the oldest departure is retired.
+    for (const oldest of this.departed) {
+      if (this.departed.size <= this.maxDeparted) break;
+      this.departed.delete(oldest);
+      this.retired.push(this.workersById.get(oldest)!);
+      this.workersById.delete(oldest);
+      this.windows.delete(oldest);
+    }
   }
 
   /** Ledgers retired since the last call (oldest first); the caller settles their credit. */
@@ -76,22 +79,6 @@ export class RunRecorder {
     const out = this.retired;
     this.retired = [];
     return out;
-  }
-
-  private retireBeyondBound(): void {
-    while (this.departedSeq.size > this.maxDeparted && this.departuresHead < this.departures.length) {
-      const { id, seq } = this.departures[this.departuresHead++];
-      if (this.departedSeq.get(id) !== seq) continue; // rejoined since, or left again later
-      this.departedSeq.delete(id);
-      const w = this.workersById.get(id)!;
-      this.workersById.delete(id);
-      this.windows.delete(id);
-      this.retired.push(w);
-    }
-    if (this.departuresHead > 1024 && this.departuresHead * 2 > this.departures.length) {
-      this.departures.splice(0, this.departuresHead);
-      this.departuresHead = 0;
-    }
   }
 
   ack(id: string, status: string, code?: ErrorCode): void {
