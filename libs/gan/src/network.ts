@@ -1,5 +1,5 @@
 import { tf } from './tf';
-import type { NetSpec } from './spec';
+import type { LayerSpec, NetSpec } from './spec';
 
 /**
  * Runs a net spec forward on explicit parameter tensors (canonical order), so
@@ -88,4 +88,114 @@ export function packSamples(x: tf.Tensor, m: number): tf.Tensor {
   const moved = tf.transpose(grouped, perm);
   const last = rest[rest.length - 1] * m;
   return tf.reshape(moved, [b / m, ...rest.slice(0, -1), last]);
+}
+
+/** Layer types whose backward pass backwardNet writes out; a net of only these can be traced. */
+const TRACEABLE = new Set<LayerSpec['type']>(['dense', 'relu', 'leakyRelu', 'tanh', 'scale', 'reshape', 'flatten']);
+
+/** Whether forwardNetTraced / backwardNet cover every layer of `spec` (MLPs: yes; conv nets: no). */
+export function isTraceable(spec: NetSpec): boolean {
+  return spec.layers.every((l) => TRACEABLE.has(l.type));
+}
+
+/**
+ * A forward pass kept for a later backward pass: per layer, the one tensor
+ * its gradient reads (a dense layer's input, an activation's input, tanh's
+ * output), in layer order, and the input shape of each reshape.
+ */
+export interface NetTrace {
+  readonly saved: readonly tf.Tensor[];
+  readonly shapes: readonly number[][];
+}
+
+/**
+ * forwardNet that also returns what backwardNet needs, for nets of
+ * TRACEABLE layers. The same ops in the same order as forwardNet, so `out`
+ * is bit for bit forwardNet's. Call inside tf.tidy.
+ */
+export function forwardNetTraced(spec: NetSpec, params: readonly tf.Tensor[], x: tf.Tensor): { out: tf.Tensor; trace: NetTrace } {
+  const saved: tf.Tensor[] = [];
+  const shapes: number[][] = [];
+  let h = x;
+  let p = 0;
+  for (const layer of spec.layers) {
+    switch (layer.type) {
+      case 'dense':
+        saved.push(h);
+        h = tf.add(tf.matMul(h as tf.Tensor2D, params[p++] as tf.Tensor2D), params[p++]);
+        break;
+      case 'relu':
+        saved.push(h);
+        h = tf.relu(h);
+        break;
+      case 'leakyRelu':
+        saved.push(h);
+        h = tf.leakyRelu(h, layer.alpha);
+        break;
+      case 'tanh':
+        h = tf.tanh(h);
+        saved.push(h);
+        break;
+      case 'scale':
+        h = tf.mul(h, layer.factor);
+        break;
+      case 'reshape':
+      case 'flatten':
+        shapes.push(h.shape);
+        h = tf.reshape(h, layer.type === 'flatten' ? [h.shape[0], -1] : [h.shape[0], ...layer.shape]);
+        break;
+      default:
+        throw new Error(`forwardNetTraced: no backward pass for a ${layer.type} layer (isTraceable)`);
+    }
+  }
+  return { out: h, trace: { saved, shapes } };
+}
+
+/**
+ * The vector-Jacobian product of forwardNetTraced's pass: ∂(Σ dy·out)/∂params,
+ * in canonical order. Each layer's backward is the op tfjs's own gradient
+ * registry applies to it (Add, BatchMatMul, Relu, LeakyRelu, Tanh, Multiply,
+ * Reshape in tfjs-core's gradients/), so the result is bit for bit what
+ * tf.grads gives through forwardNet; steps.spec.ts holds it to that. The
+ * input's own gradient is not formed. Call inside tf.tidy.
+ */
+export function backwardNet(spec: NetSpec, params: readonly tf.Tensor[], trace: NetTrace, dy: tf.Tensor): tf.Tensor[] {
+  const grads: tf.Tensor[] = new Array(params.length);
+  let g = dy;
+  let p = params.length;
+  let s = trace.saved.length;
+  let r = trace.shapes.length;
+  for (let i = spec.layers.length - 1; i >= 0 && p > 0; i--) {
+    const layer = spec.layers[i];
+    switch (layer.type) {
+      case 'dense': {
+        const b = --p;
+        const w = --p;
+        const input = trace.saved[--s];
+        grads[b] = tf.reshape(tf.sum(g, 0), params[b].shape);
+        grads[w] = tf.matMul(input as tf.Tensor2D, g as tf.Tensor2D, true, false);
+        if (p > 0) g = tf.matMul(g as tf.Tensor2D, params[w] as tf.Tensor2D, false, true);
+        break;
+      }
+      case 'relu':
+        g = tf.mul(g, tf.cast(tf.step(trace.saved[--s]), 'float32'));
+        break;
+      case 'leakyRelu':
+        g = tf.where(tf.greater(trace.saved[--s], 0), g, tf.mul(g, layer.alpha));
+        break;
+      case 'tanh':
+        g = tf.mul(tf.sub(tf.scalar(1), tf.square(trace.saved[--s])), g);
+        break;
+      case 'scale':
+        g = tf.mul(g, tf.cast(tf.scalar(layer.factor), 'float32'));
+        break;
+      case 'reshape':
+      case 'flatten':
+        g = tf.reshape(g, trace.shapes[--r]);
+        break;
+      default:
+        throw new Error(`backwardNet: no backward pass for a ${layer.type} layer (isTraceable)`);
+    }
+  }
+  return grads;
 }

@@ -1,12 +1,14 @@
+import '@tensorflow/tfjs-backend-wasm';
 import { describe, expect, it, beforeAll } from 'vitest';
 import { cloneWeights, Rng, type NamedWeights } from '@duel/util';
 import { tf } from './tf';
 import { GanModel, latentBatch } from './model';
-import { packSamples } from './network';
+import { isTraceable, packSamples } from './network';
 import { initWeights } from './init';
-import { mlp2dSpec } from './presets';
-import { discriminatorGradients, discriminatorRealPart, generatorGradients, topKCount } from './steps';
-import { discriminatorLoss } from './losses';
+import { mlp2dSpec, mlpSpec } from './presets';
+import { registerWasmMatMulKernels } from './backend';
+import { discriminatorGradients, discriminatorRealPart, generatorForwardPart, generatorGradients, topKCount } from './steps';
+import { discriminatorLoss, generatorLoss } from './losses';
 import type { GanLoss, GanSpec } from './spec';
 
 beforeAll(async () => {
@@ -305,5 +307,127 @@ describe('top-k generator step (Sinha et al. 2020)', () => {
     for (let i = 2; i < 6; i++) await generatorGradients(m, 16, i, { topK: 0.25 + i / 20 });
     expect(tf.memory().numTensors).toBe(before);
     m.dispose();
+  });
+});
+
+/**
+ * L_G through one tape over θ_G (the form generatorGradients had before its
+ * backward pass through G was written out), with its top-k mask built the same way.
+ */
+async function oneTapeGGradients(m: GanModel, batch: number, zSeed: number, loss: GanLoss, topK: number): Promise<Float32Array[]> {
+  const { spec } = m;
+  const packs = batch / spec.pack;
+  const keep = topKCount(packs, topK);
+  const grads = tf.tidy(() => {
+    const zt = tf.tensor2d(latentBatch(batch, spec.latentDim, zSeed), [batch, spec.latentDim]);
+    let mask: tf.Tensor | undefined;
+    if (keep < packs) {
+      const logits = m.discriminate(packSamples(m.generate(zt), spec.pack));
+      const { indices } = tf.topk(tf.reshape(logits, [-1]), keep, true);
+      mask = tf.reshape(tf.scatterND(tf.reshape(indices, [keep, 1]), tf.ones([keep]), [packs]), logits.shape);
+    }
+    return tf.grads((...ps: tf.Tensor[]) => generatorLoss(m.discriminate(packSamples(m.generate(zt, ps), spec.pack)), loss, mask))(m.tensors('G') as tf.Tensor[]);
+  });
+  const out = grads.map((g) => g.dataSync() as Float32Array);
+  tf.dispose(grads);
+  return out;
+}
+
+describe('the G gradient with G(z) computed beforehand (generatorForwardPart)', () => {
+  const bits = (a: Float32Array) => [...new Uint32Array(a.buffer, a.byteOffset, a.length)];
+  /** An MLP G with every layer type backwardNet covers: dense, leakyRelu, relu, reshape, flatten, scale, tanh. */
+  const everyLayer: GanSpec = {
+    name: 'every-layer',
+    latentDim: 3,
+    dataShape: [2, 2],
+    pack: 2,
+    generator: {
+      input: [3],
+      layers: [
+        { type: 'dense', units: 8 },
+        { type: 'leakyRelu', alpha: 0.2 },
+        { type: 'reshape', shape: [2, 4] },
+        { type: 'relu' },
+        { type: 'flatten' },
+        { type: 'dense', units: 4 },
+        { type: 'scale', factor: 1.7 },
+        { type: 'tanh' },
+        { type: 'reshape', shape: [2, 2] },
+      ],
+    },
+    discriminator: { input: [2, 4], layers: [{ type: 'flatten' }, { type: 'dense', units: 6 }, { type: 'leakyRelu', alpha: 0.2 }, { type: 'dense', units: 1 }] },
+  };
+
+  it('is bit for bit the single-tape gradient, computed inline or beforehand, for every loss, layer type and top-k share', async () => {
+    for (const spec of [mlp2dSpec({ hidden: 8 }), mlp2dSpec({ hidden: 8, dataScale: 2.5 }), everyLayer]) {
+      for (const loss of ['nonsaturating', 'minimax', 'hinge'] as GanLoss[]) {
+        for (const topK of [1, 0.5]) {
+          const m = model(spec, 3);
+          const ref = await oneTapeGGradients(m, 16, 21, loss, topK);
+          const inline = await generatorGradients(m, 16, 21, { loss, topK });
+          const pre = generatorForwardPart(m, 16, 21)!;
+          expect(pre.ms).toBeGreaterThanOrEqual(0);
+          const ahead = await generatorGradients(m, 16, 21, { loss, topK }, pre);
+          for (const got of [inline, ahead]) {
+            expect(got.grads.map((g) => g.name)).toEqual(m.layout.G.map((t) => t.name));
+            expect(got.grads.map((g) => bits(g.data))).toEqual(ref.map(bits));
+          }
+          expect(ahead.stats).toEqual(inline.stats);
+          // And it is a gradient at all: not all zero.
+          expect(ahead.grads.some((g) => g.data.some((v) => v !== 0))).toBe(true);
+          m.dispose();
+        }
+      }
+    }
+  });
+
+  it('is bit for bit the single-tape gradient on the wasm backend a worker runs, at the sizes it runs (G and D)', async () => {
+    registerWasmMatMulKernels();
+    await tf.setBackend('wasm');
+    try {
+      for (const [spec, batch] of [[mlp2dSpec(), 256], [mlpSpec(), 64]] as const) {
+        const m = model(spec, 9);
+        const ref = await oneTapeGGradients(m, batch, 5, 'nonsaturating', 1);
+        const ahead = await generatorGradients(m, batch, 5, {}, generatorForwardPart(m, batch, 5)!);
+        expect(ahead.grads.map((g) => bits(g.data))).toEqual(ref.map(bits));
+        // And D's written-out backward pass, on the same sizes.
+        const real = realBatch(spec, batch, 6);
+        const dRef = await oneTapeDGradients(m, real, 5, 'nonsaturating');
+        const d = await discriminatorGradients(m, real, 5);
+        expect(d.grads.map((g) => bits(g.data))).toEqual(dRef.map(bits));
+        m.dispose();
+      }
+    } finally {
+      await tf.setBackend('cpu');
+    }
+  });
+
+  it('is not offered for a conv G, and refuses a G(z) of another batch or z seed', async () => {
+    const conv = model(tinyConv);
+    expect(isTraceable(tinyConv.generator)).toBe(false);
+    expect(generatorForwardPart(conv, 8, 1)).toBeNull();
+    conv.dispose();
+    const m = model(mlp2dSpec({ hidden: 8 }));
+    const before = tf.memory().numTensors;
+    await expect(generatorGradients(m, 16, 1, {}, generatorForwardPart(m, 8, 1)!)).rejects.toThrow(/DUEL_ERR_SHAPE_MISMATCH/);
+    await expect(generatorGradients(m, 16, 1, {}, generatorForwardPart(m, 16, 2)!)).rejects.toThrow(/DUEL_ERR_SHAPE_MISMATCH/);
+    // The refused part was disposed.
+    expect(tf.memory().numTensors).toBe(before);
+    m.dispose();
+  });
+
+  it('leaks no tensors, with G(z) consumed or disposed', async () => {
+    for (const spec of [mlp2dSpec({ hidden: 8 }), everyLayer]) {
+      const m = model(spec);
+      const once = async (i: number) => {
+        await generatorGradients(m, 16, i, { topK: i % 2 ? 1 : 0.5 }, generatorForwardPart(m, 16, i)!);
+        generatorForwardPart(m, 16, i)!.dispose();
+      };
+      await once(1);
+      const before = tf.memory().numTensors;
+      for (let i = 2; i < 6; i++) await once(i);
+      expect(tf.memory().numTensors).toBe(before);
+      m.dispose();
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { deriveSeed, DuelError, ErrorCodes } from '@duel/util';
-import { discriminatorGradients, generatorGradients, type GanModel, type GradientResult, type Net, type RealPart } from '@duel/gan';
+import { discriminatorGradients, generatorGradients, type GanModel, type GeneratorPart, type GradientResult, type Net, type RealPart } from '@duel/gan';
 import type { ShardSampler } from '@duel/datasets';
 import type { RunConfig } from './run-config';
 
@@ -58,8 +58,9 @@ export function planTasks(cfg: RunConfig, phase: Net, step: number, sub: number,
  * @param sampler this task's shard sampler (D tasks only; ignored for G)
  * @param seed the task's z seed; a worker passes the one its task frame carries
  * @param topK G tasks only: the top-k share of fake packs G descends on (1 = all)
- * @param pre D tasks only: the real half of this task's gradient, computed
- *   beforehand on the same D weights and real batch (discriminatorRealPart); consumed
+ * @param ahead part of this task computed beforehand, consumed: for a D task
+ *   its real half on the same D weights and real batch (discriminatorRealPart),
+ *   for a G task G(z) on the same G weights, batch and seed (generatorForwardPart)
  */
 export async function executeTask(
   model: GanModel,
@@ -68,12 +69,13 @@ export async function executeTask(
   sampler: ShardSampler | null,
   seed: number = taskSeed(cfg.seed, task),
   topK = 1,
-  pre?: RealPart,
+  ahead?: RealPart | GeneratorPart,
 ): Promise<GradientResult> {
-  if (task.phase === 'G') {
-    pre?.dispose();
-    return generatorGradients(model, task.batch, seed, { loss: cfg.loss, topK });
-  }
+  // A part computed for the other phase is of no use here.
+  const isG = (p: RealPart | GeneratorPart | undefined): p is GeneratorPart => p !== undefined && 'fake' in p;
+  if (ahead && isG(ahead) !== (task.phase === 'G')) ahead.dispose();
+  if (task.phase === 'G') return generatorGradients(model, task.batch, seed, { loss: cfg.loss, topK }, isG(ahead) ? ahead : undefined);
+  const pre = isG(ahead) ? undefined : ahead;
   if (pre && pre.batch !== task.batch) {
     pre.dispose();
     throw new DuelError(ErrorCodes.SHAPE_MISMATCH, `the real half was computed on ${pre.batch} samples, the task has ${task.batch}`);

@@ -1,6 +1,6 @@
 import { createShardSampler, resolveDataset, ring8 } from '@duel/datasets';
 import { GanModel, initWeights, tf } from '@duel/gan';
-import { executeTask } from '@duel/trainer';
+import { executeTask, taskSeed } from '@duel/trainer';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { RunInfo, TaskFrame } from '@duel/protocol';
 import { bytesOf, FakeTransport, feed, handshake, newSession, task, TEST_RUN, TINY_LAYOUT, TINY_SPEC } from './test-fixtures';
@@ -128,7 +128,7 @@ describe('the prefetched real half of the next D task (sync runs)', () => {
     r.prefetchAfter(G(3));
     r.setWeights('D', 0, initWeights(TINY_LAYOUT.D, 2)); // D re-sent (same numbers here): the half is dropped all the same
     expect((await r.compute(D(4))).aheadMs).toBe(0);
-    r.prefetchAfter(task({ phase: 'D', step: 3, shard })); // only after a G task
+    r.prefetchAfter(task({ phase: 'D', step: 3, shard })); // after a D task it is G(z) that is computed, no real half
     expect((await r.compute(D(4))).aheadMs).toBe(0);
     r.reset();
     const a = await runner('async');
@@ -179,6 +179,122 @@ describe('the prefetched real half of the next D task (sync runs)', () => {
       r.prefetchAfter(G(step));
       await r.compute(D(step + 1, { shard: { index: 0, count: 2 } }));
       r.prefetchAfter(G(step));
+    };
+    await cycle(1);
+    const before = tf.memory().numTensors;
+    for (let i = 2; i < 5; i++) await cycle(i);
+    expect(tf.memory().numTensors).toBe(before);
+    r.reset();
+    expect(tf.memory().numTensors).toBe(start);
+  });
+});
+
+describe('the prefetched G(z) of the G task (sync runs)', () => {
+  const shard = { index: 1, count: 2 };
+  const gSeed = (step: number, index = 1) => taskSeed(TEST_RUN.seed, { phase: 'G', step, sub: 0, shard: index });
+  const D = (step: number, over: Partial<TaskFrame> = {}) => task({ taskId: `${step}.D0.1.0`, phase: 'D', step, shard, seed: 4242, ...over });
+  const G = (step: number, over: Partial<TaskFrame> = {}) => task({ taskId: `${step}.G.1.0`, phase: 'G', step, shard, seed: gSeed(step), ...over });
+
+  async function runner(run: Partial<RunInfo> = {}): Promise<TaskRunner> {
+    const r = new TaskRunner((name) => resolveDataset(name));
+    await r.prepare({ ...TEST_RUN, ...run });
+    r.setWeights('G', 0, initWeights(TINY_LAYOUT.G, 1));
+    r.setWeights('D', 0, initWeights(TINY_LAYOUT.D, 2));
+    return r;
+  }
+
+  /** What executeTask computes for G task `frame` on G 0 and the D weights of `dSeed`. */
+  async function reference(frame: TaskFrame, dSeed = 2): Promise<Uint8Array[]> {
+    const model = new GanModel(TINY_SPEC);
+    model.setWeights('G', initWeights(TINY_LAYOUT.G, 1));
+    model.setWeights('D', initWeights(TINY_LAYOUT.D, dSeed));
+    const spec = { phase: 'G' as const, step: frame.step, sub: 0, shard: frame.shard.index, numShards: 2, batch: frame.batchSize };
+    const want = await executeTask(model, { seed: TEST_RUN.seed, k: 1, loss: 'nonsaturating' }, spec, null, frame.seed);
+    model.dispose();
+    return want.grads.map((g) => new Uint8Array(bytesOf(g.data)));
+  }
+  const bytes = (o: { grads: { data: Float32Array }[] }) => o.grads.map((g) => new Uint8Array(bytesOf(g.data)));
+
+  it('survives the new D weights, is used by the G task it was computed for, and gives its gradient bit for bit', async () => {
+    const r = await runner();
+    await r.compute(D(3));
+    r.prefetchAfter(D(3));
+    // The coordinator applies the D result and sends the new D before the G task: G(z) does not read D.
+    r.setWeights('D', 1, initWeights(TINY_LAYOUT.D, 5));
+    const frame = G(3, { versions: { g: 0, d: 1 } });
+    const out = await r.compute(frame);
+    expect(out.aheadMs).toBeGreaterThan(0);
+    expect(bytes(out)).toEqual(await reference(frame, 5));
+    r.reset();
+  });
+
+  it('is dropped for another task or seed, after new G weights, before the last D sub-step, and in async runs', async () => {
+    const r = await runner();
+    const dropped = async (frame: TaskFrame) => {
+      const out = await r.compute(frame);
+      expect(out.aheadMs).toBe(0);
+      expect(bytes(out)).toEqual(await reference(frame));
+    };
+    r.prefetchAfter(D(3));
+    await dropped(G(3, { shard: { index: 0, count: 2 }, seed: gSeed(3, 0) }));
+    r.prefetchAfter(D(3));
+    await dropped(G(3, { seed: 99 })); // not the seed the coordinator derives: z would differ
+    r.prefetchAfter(D(3));
+    r.setWeights('G', 0, initWeights(TINY_LAYOUT.G, 1)); // G re-sent (same numbers here): dropped all the same
+    await dropped(G(3));
+    r.reset();
+    const k2 = await runner({ k: 2 });
+    k2.prefetchAfter(D(3, { sub: 0 })); // a D sub-step comes next, not the G task
+    expect((await k2.compute(G(3))).aheadMs).toBe(0);
+    k2.prefetchAfter(D(3, { sub: 1 }));
+    expect((await k2.compute(G(3))).aheadMs).toBeGreaterThan(0);
+    k2.reset();
+    const a = await runner({ mode: 'async' });
+    a.prefetchAfter(D(3));
+    expect((await a.compute(G(3))).aheadMs).toBe(0);
+    a.reset();
+  });
+
+  it('a session prefetches once a D result is written, and its G result is what it is without', async () => {
+    class WritingTransport extends FakeTransport {
+      override send(bytes: Uint8Array, done?: () => void): void {
+        super.send(new Uint8Array(bytes));
+        done?.();
+      }
+    }
+    const results: Uint8Array[][] = [];
+    const used: number[] = [];
+    const take = vi.spyOn(TaskRunner.prototype, 'compute');
+    for (const t of [new WritingTransport(), new FakeTransport()]) {
+      take.mockClear();
+      const s = newSession();
+      await handshake(s, t);
+      feed(s, D(3));
+      await s.idle();
+      feed(s, G(3));
+      await s.idle();
+      const [, g] = t.of('result');
+      results.push(g.grads.map((x) => new Uint8Array(bytesOf(x.data))));
+      used.push((await take.mock.results[1].value).aheadMs);
+      s.dispose();
+    }
+    take.mockRestore();
+    expect(used[0]).toBeGreaterThan(0);
+    expect(used[1]).toBe(0);
+    expect(results[0]).toEqual(results[1]);
+    expect(results[0]).toEqual(await reference(G(3)));
+  });
+
+  it('leaks no tensors: used, dropped, or left when the runner resets', async () => {
+    const start = tf.memory().numTensors;
+    const r = await runner();
+    const cycle = async (step: number) => {
+      await r.compute(D(step));
+      r.prefetchAfter(D(step));
+      await r.compute(G(step));
+      r.prefetchAfter(D(step));
+      await r.compute(G(step, { seed: 1 }));
+      r.prefetchAfter(D(step));
     };
     await cycle(1);
     const before = tf.memory().numTensors;

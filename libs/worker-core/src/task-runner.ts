@@ -1,7 +1,7 @@
 import { createShardSampler, sampleSize, type Dataset, type ShardSampler } from '@duel/datasets';
-import { dataSize, discriminatorRealPart, GanModel, ganLosses, type GanLoss, type GanSpec, type RealPart } from '@duel/gan';
+import { dataSize, discriminatorRealPart, GanModel, ganLosses, generatorForwardPart, type GanLoss, type GanSpec, type GeneratorPart, type RealPart } from '@duel/gan';
 import type { Net, RunInfo, TaskFrame, Versions } from '@duel/protocol';
-import { executeTask, realBatchOf, type TaskSpec } from '@duel/trainer';
+import { executeTask, realBatchOf, taskSeed, type TaskSpec } from '@duel/trainer';
 import { DuelError, ErrorCodes, type NamedWeights } from '@duel/util';
 
 /** Loads a dataset by registry name; in Node `resolveDataset(name, nodeDatasetLoader())`. */
@@ -15,18 +15,18 @@ export interface TaskOutput {
   dReal: number;
   dFake: number;
   samples: number;
-  /** Milliseconds spent on this task before it arrived (the prefetched real half of a D task); 0 if none. */
+  /** Milliseconds spent on this task before it arrived (a prefetched real half or G(z)); 0 if none. */
   aheadMs: number;
 }
 
-/** What a prefetched real half was computed for: the D task it expects and the D version it read. */
-interface Ahead {
-  key: string;
-  dVersion: number;
-  part: RealPart;
-}
+/**
+ * Work done for the task expected next, and what it read: the real half of a
+ * D task reads D only, G(z) for a G task reads G only. New weights of the net
+ * it read drop it.
+ */
+type Ahead = { key: string; net: 'D'; version: number; part: RealPart } | { key: string; net: 'G'; version: number; part: GeneratorPart };
 
-const aheadKey = (step: number, sub: number, shard: number, count: number, batch: number) => `${step}.${sub}.${shard}/${count}.${batch}`;
+const aheadKey = (phase: Net, step: number, sub: number, shard: number, count: number, batch: number) => `${phase}${step}.${sub}.${shard}/${count}.${batch}`;
 
 /**
  * The worker's compute state for one run: the GanModel built from the run's
@@ -103,7 +103,7 @@ export class TaskRunner {
    */
   setWeights(net: Net, version: number, tensors: NamedWeights): boolean {
     if (version < this.floor[net]) return false;
-    if (net === 'D') this.dropAhead();
+    if (this.ahead?.net === net) this.dropAhead();
     this.requireModel().setWeights(net, tensors);
     this.held = { ...this.held, [net]: version };
     this.floor = { ...this.floor, [net]: version };
@@ -144,33 +144,52 @@ export class TaskRunner {
   }
 
   /**
-   * Call after sending a G task's result: computes the real half of the D task
-   * that comes next in a sync run, while the coordinator applies G and sends
-   * the new G weights. That task (the next step's first D-update, on the same
-   * shard) reads D at the version this G task read, which a G-update does not
-   * change, and the real batch at its cursor; only its fake half needs the new
-   * G. compute() uses the half when the task is that one and D is still that
-   * version, and drops it otherwise (a reassigned shard, a resize). The result
-   * is bit for bit the same either way (discriminatorGradients), so this only
-   * moves work off the round trip: the 1-worker mlp2d step spends about a
-   * fifth of its time between tasks (BENCHMARKS.md figure 4).
+   * Call after sending a task's result, while the coordinator applies it: in
+   * a sync run, computes the part of the task that comes next which does not
+   * need the weights that result will change.
+   * - After a G task: the real half of the next step's first D task (same
+   *   shard). It reads D at the version this G task read, which a G-update
+   *   does not change, and the real batch at its cursor; only its fake half
+   *   needs the new G.
+   * - After a step's last D task: G(z) of that step's G task (same shard and
+   *   batch, z from its seed). It reads only G, which a D-update does not
+   *   change; D's pass and the backward pass need the new D. Not for a conv G
+   *   (generatorForwardPart).
+   * compute() uses the part when the task is that one, with the same seed and
+   * the net at that version, and drops it otherwise (a reassigned shard, a
+   * resize). The result is bit for bit the same either way (steps.spec.ts),
+   * so this only moves work off the round trip: the 1-worker mlp2d step spent
+   * about a fifth of its time between tasks (BENCHMARKS.md figure 4).
    */
   prefetchAfter(task: TaskFrame): void {
     this.dropAhead();
     const run = this.run;
     const model = this.model;
-    if (!run || !model || run.mode !== 'sync' || task.phase !== 'G' || this.held.D === null || this.held.D !== task.versions.d) return;
-    const next = { step: task.step + 1, sub: 0, batch: task.batchSize };
-    const real = realBatchOf(run, next, this.sampler(task.shard.index, task.shard.count));
-    this.ahead = { key: aheadKey(next.step, 0, task.shard.index, task.shard.count, next.batch), dVersion: this.held.D, part: discriminatorRealPart(model, real, { loss: run.loss as GanLoss }) };
+    if (!run || !model || run.mode !== 'sync') return;
+    const { index: shard, count } = task.shard;
+    if (task.phase === 'G') {
+      if (this.held.D === null || this.held.D !== task.versions.d) return;
+      const next = { phase: 'D' as const, step: task.step + 1, sub: 0, shard, batch: task.batchSize };
+      const real = realBatchOf(run, next, this.sampler(shard, count));
+      const part = discriminatorRealPart(model, real, { loss: run.loss as GanLoss });
+      this.ahead = { key: aheadKey('D', next.step, 0, shard, count, next.batch), net: 'D', version: this.held.D, part };
+      return;
+    }
+    if (task.sub !== run.k - 1 || this.held.G === null || this.held.G !== task.versions.g) return;
+    const next = { phase: 'G' as const, step: task.step, sub: 0, shard, batch: task.batchSize };
+    // z comes from the task's seed, which the frame carries: this is the seed the coordinator derives for it.
+    const part = generatorForwardPart(model, next.batch, taskSeed(run.seed, next));
+    if (part) this.ahead = { key: aheadKey('G', next.step, 0, shard, count, next.batch), net: 'G', version: this.held.G, part };
   }
 
-  private takeAhead(task: TaskFrame): RealPart | null {
+  private takeAhead(task: TaskFrame): RealPart | GeneratorPart | null {
     const a = this.ahead;
     this.ahead = null;
     if (!a) return null;
-    // New D weights drop the half (setWeights), so a.dVersion is the D held now; the task must name it.
-    const fits = task.phase === 'D' && a.key === aheadKey(task.step, task.sub, task.shard.index, task.shard.count, task.batchSize) && task.versions.d === a.dVersion;
+    // New weights of the net it read drop the part (setWeights), so a.version is the version held now; the task must name it.
+    const fits =
+      a.key === aheadKey(task.phase, task.step, task.sub, task.shard.index, task.shard.count, task.batchSize) &&
+      (a.net === 'D' ? task.versions.d === a.version : task.versions.g === a.version && task.seed === a.part.zSeed);
     if (fits) return a.part;
     a.part.dispose();
     return null;

@@ -273,8 +273,10 @@ export class WorkerSession {
         ...(codec === 'fp32' ? {} : { codec }),
       },
       // Once the result is written (a 6 MB one takes the event loop several writes), and while the
-      // coordinator applies it, the next D task's real half is computed (TaskRunner.prefetchAfter).
-      task.phase === 'G' ? () => this.enqueue(conn, async () => this.prefetch(task)) : undefined,
+      // coordinator applies it, the part of the next task that does not need the new weights is
+      // computed: after a G task the next D task's real half, after a D task the G task's G(z)
+      // (TaskRunner.prefetchAfter).
+      () => this.enqueue(conn, async () => this.prefetch(task)),
     );
     const c = this.counters;
     c.tasksDone++;
@@ -373,7 +375,7 @@ export class WorkerSession {
     });
   }
 
-  /** Prefetches after G task `task`, unless another task has started since (its answer came first). */
+  /** Prefetches after task `task`, unless another task has started since (its answer came first). */
   private prefetch(task: TaskFrame): void {
     if (this.lastTask !== task.taskId || this.draining) return;
     try {
