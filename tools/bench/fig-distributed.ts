@@ -211,9 +211,10 @@ export async function overheadFigure(m: Machine, quick: boolean): Promise<Sectio
     `${split.join('; ')}: two round trips per step (the D result, then the G task needs the new D), the codec on both ends,`,
     'the round machine, Adam and the weights broadcast. That cost is per step and mostly fixed latency, so it weighs on a model',
     'in inverse proportion to its compute: mlp2d (a ~10 ms step) pays it as a share, the MNIST models hardly at all.',
-    "The worker's compute includes the real half of each D task, which it computes while the coordinator applies the G",
-    'result before it (TaskRunner.prefetchAfter), so part of it is off the round trip: that is how the distributed step can be',
-    'shorter than the local one, whose steps run back to back in one thread.',
+    "The worker's compute includes two parts it computes while the coordinator applies its previous result",
+    '(TaskRunner.prefetchAfter): the real half of each D task, during the G result before it, and G(z) of each G task, during',
+    'the D result before it. They are off the round trip: that is how the distributed step can be shorter than the local one,',
+    'whose steps run back to back in one thread.',
     '',
     caption(m),
   ].join('\n');
