@@ -84,18 +84,53 @@ describe('task computation', () => {
   });
 });
 
+/** A transport that hands every buffer back at once, as the browser's WebSocket does. */
+class WritingTransport extends FakeTransport {
+  override send(bytes: Uint8Array, done?: () => void): void {
+    super.send(new Uint8Array(bytes)); // keep a copy: the session reuses the buffer
+    done?.();
+  }
+}
+
+/**
+ * Feeds `first`, then `second`, to a session over a transport that reports its
+ * writes and over one that does not; returns the second result's gradient bytes
+ * and the milliseconds its compute had done ahead, for each.
+ */
+async function secondResultWithAndWithoutWrites(first: TaskFrame, second: TaskFrame): Promise<{ results: Uint8Array[][]; used: number[] }> {
+  const results: Uint8Array[][] = [];
+  const used: number[] = [];
+  const take = vi.spyOn(TaskRunner.prototype, 'compute');
+  for (const t of [new WritingTransport(), new FakeTransport()]) {
+    take.mockClear();
+    const s = newSession();
+    await handshake(s, t);
+    feed(s, first);
+    await s.idle();
+    feed(s, second);
+    await s.idle();
+    const [, r] = t.of('result');
+    results.push(r.grads.map((g) => new Uint8Array(bytesOf(g.data))));
+    used.push((await take.mock.results[1].value).aheadMs);
+    s.dispose();
+  }
+  take.mockRestore();
+  return { results, used };
+}
+
+/** A runner prepared for TEST_RUN (with `run` over it), holding G 0 and D 0. */
+async function runner(run: Partial<RunInfo> = {}): Promise<TaskRunner> {
+  const r = new TaskRunner((name) => resolveDataset(name));
+  await r.prepare({ ...TEST_RUN, ...run });
+  r.setWeights('G', 0, initWeights(TINY_LAYOUT.G, 1));
+  r.setWeights('D', 0, initWeights(TINY_LAYOUT.D, 2));
+  return r;
+}
+
 describe('the prefetched real half of the next D task (sync runs)', () => {
   const shard = { index: 1, count: 2 };
   const G = (step: number) => task({ taskId: `${step}.G.1.0`, phase: 'G', step, shard, seed: 31 });
   const D = (step: number, over: Partial<TaskFrame> = {}) => task({ taskId: `${step}.D0.1.0`, phase: 'D', step, shard, seed: 4242, ...over });
-
-  async function runner(mode: RunInfo['mode'] = 'sync'): Promise<TaskRunner> {
-    const r = new TaskRunner((name) => resolveDataset(name));
-    await r.prepare({ ...TEST_RUN, mode });
-    r.setWeights('G', 0, initWeights(TINY_LAYOUT.G, 1));
-    r.setWeights('D', 0, initWeights(TINY_LAYOUT.D, 2));
-    return r;
-  }
 
   /** What executeTask computes for a D task on the runner's weights at (G 0, D 0). */
   async function reference(step: number, shardIndex = 1): Promise<Uint8Array[]> {
@@ -131,37 +166,14 @@ describe('the prefetched real half of the next D task (sync runs)', () => {
     r.prefetchAfter(task({ phase: 'D', step: 3, shard })); // after a D task it is G(z) that is computed, no real half
     expect((await r.compute(D(4))).aheadMs).toBe(0);
     r.reset();
-    const a = await runner('async');
+    const a = await runner({ mode: 'async' });
     a.prefetchAfter(G(3));
     expect((await a.compute(D(4))).aheadMs).toBe(0);
     a.reset();
   });
 
   it('a session prefetches once a G result is written, and its next D result is what it is without', async () => {
-    /** A transport that hands every buffer back at once, as the browser's WebSocket does. */
-    class WritingTransport extends FakeTransport {
-      override send(bytes: Uint8Array, done?: () => void): void {
-        super.send(new Uint8Array(bytes)); // keep a copy: the session reuses the buffer
-        done?.();
-      }
-    }
-    const results: Uint8Array[][] = [];
-    const used: number[] = [];
-    const take = vi.spyOn(TaskRunner.prototype, 'compute');
-    for (const t of [new WritingTransport(), new FakeTransport()]) {
-      take.mockClear();
-      const s = newSession();
-      await handshake(s, t);
-      feed(s, G(3));
-      await s.idle();
-      feed(s, D(4));
-      await s.idle();
-      const [, d] = t.of('result');
-      results.push(d.grads.map((g) => new Uint8Array(bytesOf(g.data))));
-      used.push((await take.mock.results[1].value).aheadMs);
-      s.dispose();
-    }
-    take.mockRestore();
+    const { results, used } = await secondResultWithAndWithoutWrites(G(3), D(4));
     // Only the transport that reports its writes let the session prefetch.
     expect(used[0]).toBeGreaterThan(0);
     expect(used[1]).toBe(0);
@@ -194,14 +206,6 @@ describe('the prefetched G(z) of the G task (sync runs)', () => {
   const gSeed = (step: number, index = 1) => taskSeed(TEST_RUN.seed, { phase: 'G', step, sub: 0, shard: index });
   const D = (step: number, over: Partial<TaskFrame> = {}) => task({ taskId: `${step}.D0.1.0`, phase: 'D', step, shard, seed: 4242, ...over });
   const G = (step: number, over: Partial<TaskFrame> = {}) => task({ taskId: `${step}.G.1.0`, phase: 'G', step, shard, seed: gSeed(step), ...over });
-
-  async function runner(run: Partial<RunInfo> = {}): Promise<TaskRunner> {
-    const r = new TaskRunner((name) => resolveDataset(name));
-    await r.prepare({ ...TEST_RUN, ...run });
-    r.setWeights('G', 0, initWeights(TINY_LAYOUT.G, 1));
-    r.setWeights('D', 0, initWeights(TINY_LAYOUT.D, 2));
-    return r;
-  }
 
   /** What executeTask computes for G task `frame` on G 0 and the D weights of `dSeed`. */
   async function reference(frame: TaskFrame, dSeed = 2): Promise<Uint8Array[]> {
@@ -256,29 +260,7 @@ describe('the prefetched G(z) of the G task (sync runs)', () => {
   });
 
   it('a session prefetches once a D result is written, and its G result is what it is without', async () => {
-    class WritingTransport extends FakeTransport {
-      override send(bytes: Uint8Array, done?: () => void): void {
-        super.send(new Uint8Array(bytes));
-        done?.();
-      }
-    }
-    const results: Uint8Array[][] = [];
-    const used: number[] = [];
-    const take = vi.spyOn(TaskRunner.prototype, 'compute');
-    for (const t of [new WritingTransport(), new FakeTransport()]) {
-      take.mockClear();
-      const s = newSession();
-      await handshake(s, t);
-      feed(s, D(3));
-      await s.idle();
-      feed(s, G(3));
-      await s.idle();
-      const [, g] = t.of('result');
-      results.push(g.grads.map((x) => new Uint8Array(bytesOf(x.data))));
-      used.push((await take.mock.results[1].value).aheadMs);
-      s.dispose();
-    }
-    take.mockRestore();
+    const { results, used } = await secondResultWithAndWithoutWrites(D(3), G(3));
     expect(used[0]).toBeGreaterThan(0);
     expect(used[1]).toBe(0);
     expect(results[0]).toEqual(results[1]);
