@@ -41,12 +41,16 @@ export function discriminatorLossTerms(loss: GanLoss): { real: (logits: tf.Tenso
  * @param fakeLogits [M, 1]
  * @param mask optional [M, 1] of 0/1: the loss is the mean over the entries set
  *   (top-k training); absent, over all M
+ * @param count with a mask: divide the masked sum by this instead of the
+ *   mask's own count. A micro-batch of a top-k batch passes the whole batch's
+ *   count, so the micro-batches' losses add up to the batch's (and one with no
+ *   entry set gives 0, not 0/0).
  */
-export function generatorLoss(fakeLogits: tf.Tensor, loss: GanLoss, mask?: tf.Tensor): tf.Scalar {
+export function generatorLoss(fakeLogits: tf.Tensor, loss: GanLoss, mask?: tf.Tensor, count?: number): tf.Scalar {
   const perSample =
     loss === 'minimax' ? tf.neg(tf.softplus(fakeLogits)) : loss === 'hinge' ? tf.neg(fakeLogits) : tf.softplus(tf.neg(fakeLogits));
   if (!mask) return tf.mean(perSample);
-  return tf.div(tf.sum(tf.mul(perSample, mask)), tf.sum(mask));
+  return tf.div(tf.sum(tf.mul(perSample, mask)), count ?? tf.sum(mask));
 }
 
 export const ganLosses: readonly GanLoss[] = ['nonsaturating', 'minimax', 'hinge'];

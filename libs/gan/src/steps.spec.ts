@@ -7,7 +7,7 @@ import { isTraceable, packSamples } from './network';
 import { initWeights } from './init';
 import { mlp2dSpec, mlpSpec } from './presets';
 import { registerWasmMatMulKernels } from './backend';
-import { discriminatorGradients, discriminatorRealPart, generatorForwardPart, generatorGradients, topKCount } from './steps';
+import { discriminatorGradients, discriminatorRealPart, generatorForwardPart, generatorGradients, microBatches, topKCount, type GradientResult } from './steps';
 import { discriminatorLoss, generatorLoss } from './losses';
 import type { GanLoss, GanSpec } from './spec';
 
@@ -422,6 +422,126 @@ describe('the G gradient with G(z) computed beforehand (generatorForwardPart)', 
       const once = async (i: number) => {
         await generatorGradients(m, 16, i, { topK: i % 2 ? 1 : 0.5 }, generatorForwardPart(m, 16, i)!);
         generatorForwardPart(m, 16, i)!.dispose();
+      };
+      await once(1);
+      const before = tf.memory().numTensors;
+      for (let i = 2; i < 6; i++) await once(i);
+      expect(tf.memory().numTensors).toBe(before);
+      m.dispose();
+    }
+  });
+});
+
+describe('micro-batches (StepOptions.microBatch)', () => {
+  /** tinyConv without its minibatch-std layer, which keeps a batch whole. */
+  const conv: GanSpec = { ...tinyConv, discriminator: { ...tinyConv.discriminator, layers: tinyConv.discriminator.layers.filter((l) => l.type !== 'minibatchStd') } };
+  const cases: [string, GanSpec, number, number][] = [
+    ['mlp2d pack 2, 4 even micro-batches', mlp2dSpec({ hidden: 8, pack: 2 }), 32, 8],
+    ['mlp2d pack 2, uneven (8 + 8 + 8 + 6)', mlp2dSpec({ hidden: 8, pack: 2 }), 30, 8],
+    ['conv, 3 micro-batches', conv, 12, 4],
+  ];
+
+  /** Gradients and stats agree to float32 rounding of a sum in another order. */
+  function expectClose(got: GradientResult, want: GradientResult) {
+    expect(got.grads.map((g) => g.name)).toEqual(want.grads.map((g) => g.name));
+    got.grads.forEach((g, i) => {
+      const w = want.grads[i].data;
+      const scale = w.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
+      const err = g.data.reduce((m, x, j) => Math.max(m, Math.abs(x - w[j])), 0);
+      expect(err).toBeLessThanOrEqual(1e-5 * scale + 1e-7);
+    });
+    expect(got.stats.samples).toBe(want.stats.samples);
+    for (const k of ['loss', 'dFake'] as const) expect(got.stats[k]).toBeCloseTo(want.stats[k], 5);
+    if (!Number.isNaN(want.stats.dReal)) expect(got.stats.dReal).toBeCloseTo(want.stats.dReal, 5);
+  }
+
+  it.each(cases)('%s: the D gradient is the whole batch\'s, with and without a real half computed first', async (_, spec, batch, micro) => {
+    const m = model(spec);
+    const real = realBatch(spec, batch, 3);
+    for (const loss of ['nonsaturating', 'hinge'] as const) {
+      const whole = await discriminatorGradients(m, real, 11, { loss });
+      expectClose(await discriminatorGradients(m, real, 11, { loss, microBatch: micro }), whole);
+      const part = discriminatorRealPart(m, real, { loss, microBatch: micro });
+      expectClose(await discriminatorGradients(m, part, 11, { loss, microBatch: micro }), whole);
+    }
+    m.dispose();
+  });
+
+  it.each(cases)('%s: the G gradient is the whole batch\'s, with a top-k mask that spans the micro-batches', async (_, spec, batch, micro) => {
+    const m = model(spec);
+    for (const [loss, topK] of [['nonsaturating', 1], ['minimax', 1], ['nonsaturating', 0.5], ['hinge', 0.25]] as const) {
+      const whole = await generatorGradients(m, batch, 5, { loss, topK });
+      expectClose(await generatorGradients(m, batch, 5, { loss, topK, microBatch: micro }), whole);
+    }
+    m.dispose();
+  });
+
+  it('run whole, bit for bit, when microBatch ≥ batch or D has a minibatch-std layer', async () => {
+    for (const [spec, batch, micro] of [[mlp2dSpec({ hidden: 8, pack: 2 }), 16, 16], [mlp2dSpec({ hidden: 8, pack: 2 }), 16, 64], [tinyConv, 8, 2]] as const) {
+      expect(microBatches(spec, batch, micro)).toEqual([{ start: 0, size: batch }]);
+      const m = model(spec);
+      const real = realBatch(spec, batch, 4);
+      const dWhole = await discriminatorGradients(m, real, 2);
+      const dMicro = await discriminatorGradients(m, real, 2, { microBatch: micro });
+      dMicro.grads.forEach((g, i) => expect(g.data).toEqual(dWhole.grads[i].data));
+      const gWhole = await generatorGradients(m, batch, 2, { topK: 0.5 });
+      const gMicro = await generatorGradients(m, batch, 2, { topK: 0.5, microBatch: micro });
+      gMicro.grads.forEach((g, i) => expect(g.data).toEqual(gWhole.grads[i].data));
+      expect(gMicro.stats).toEqual(gWhole.stats);
+      m.dispose();
+    }
+  });
+
+  it('split a batch into micro-batches of the given size, the last one smaller', () => {
+    const spec = mlp2dSpec({ hidden: 8, pack: 2 });
+    expect(microBatches(spec, 30, 8)).toEqual([{ start: 0, size: 8 }, { start: 8, size: 8 }, { start: 16, size: 8 }, { start: 24, size: 6 }]);
+    expect(microBatches(spec, 30)).toEqual([{ start: 0, size: 30 }]);
+  });
+
+  it('refuse a microBatch that is not a positive multiple of the pack, before computing anything', async () => {
+    const m = model(mlp2dSpec({ hidden: 8, pack: 2 }));
+    const before = tf.memory().numTensors;
+    for (const microBatch of [0, -2, 3, 2.5, Number.NaN]) {
+      await expect(discriminatorGradients(m, realBatch(m.spec, 16, 1), 1, { microBatch })).rejects.toThrow(/DUEL_ERR_BAD_ARGUMENT/);
+      await expect(generatorGradients(m, 16, 1, { microBatch })).rejects.toThrow(/DUEL_ERR_BAD_ARGUMENT/);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    m.dispose();
+  });
+
+  it('offer no whole-batch G(z) ahead of a task that runs in micro-batches', () => {
+    const m = model(mlp2dSpec({ hidden: 8, pack: 2 }));
+    expect(generatorForwardPart(m, 16, 1, 4)).toBeNull();
+    const part = generatorForwardPart(m, 16, 1, 16);
+    expect(part).not.toBeNull();
+    part!.dispose();
+    m.dispose();
+  });
+
+  it('hold less memory at the peak than the whole batch', async () => {
+    const spec = mlp2dSpec({ hidden: 64, pack: 2 });
+    const m = model(spec);
+    const real = realBatch(spec, 512, 1);
+    const peak = async (microBatch?: number) => {
+      const d = await tf.profile(async () => void (await discriminatorGradients(m, real, 1, { microBatch })));
+      const g = await tf.profile(async () => void (await generatorGradients(m, 512, 1, { microBatch })));
+      return Math.max(d.peakBytes, g.peakBytes);
+    };
+    const whole = await peak();
+    const micro = await peak(64);
+    // The weights (D and G, a few tens of KB) are alive in both; the activations of 512 samples are not.
+    expect(micro).toBeLessThan(0.4 * whole);
+    m.dispose();
+  });
+
+  it('leak no tensors across steps', async () => {
+    for (const spec of [mlp2dSpec({ hidden: 8, pack: 2 }), conv]) {
+      const m = model(spec);
+      const real = realBatch(spec, 12, 2);
+      const once = async (i: number) => {
+        await discriminatorGradients(m, real, i, { microBatch: 4 });
+        await discriminatorGradients(m, discriminatorRealPart(m, real, { microBatch: 4 }), i, { microBatch: 4 });
+        await generatorGradients(m, 12, i, { microBatch: 4, topK: i % 2 ? 1 : 0.5 });
       };
       await once(1);
       const before = tf.memory().numTensors;

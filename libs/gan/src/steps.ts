@@ -2,7 +2,7 @@ import { DuelError, ErrorCodes, type NamedWeights, type TensorSpec } from '@duel
 import { discriminatorLossTerms, generatorLoss } from './losses';
 import { dataSize, latentBatch, type GanModel } from './model';
 import { backwardNet, forwardNetTraced, isTraceable, packSamples, type NetTrace } from './network';
-import type { GanLoss } from './spec';
+import type { GanLoss, GanSpec } from './spec';
 import { tf } from './tf';
 
 export interface StepStats {
@@ -33,6 +33,77 @@ export interface StepOptions {
    * every pack.
    */
   topK?: number;
+  /**
+   * The most samples run through the nets at once: a multiple of the pack. A
+   * larger batch runs in micro-batches of this size (the last may be smaller).
+   * Each one's gradient is scaled by its share of the batch and added to a
+   * running sum on the device, and the sum is read back once. That is the
+   * batch's gradient up to float rounding, with one micro-batch's activations
+   * alive at a time instead of the whole batch's: how a worker on a GPU, or
+   * a browser, with too little memory for a batch still takes the task, and
+   * how a large batch keeps a device busy without holding it all at once.
+   * Unset or ≥ the batch: the batch runs whole, bit for bit as without it. A
+   * D with a minibatch-std layer always runs whole, as that layer's statistic
+   * spans the batch.
+   */
+  microBatch?: number;
+}
+
+/** One micro-batch of a batch: samples [start, start + size). */
+export interface MicroBatch {
+  readonly start: number;
+  readonly size: number;
+}
+
+/**
+ * The micro-batches a batch of `batch` samples runs in (StepOptions.microBatch):
+ * one, the whole batch, unless microBatch is below it.
+ * @throws DuelError BAD_ARGUMENT when microBatch is not a positive multiple of the pack
+ */
+export function microBatches(spec: GanSpec, batch: number, microBatch?: number): MicroBatch[] {
+  if (microBatch === undefined) return [{ start: 0, size: batch }];
+  if (!Number.isInteger(microBatch) || microBatch <= 0 || microBatch % spec.pack !== 0) {
+    throw new DuelError(ErrorCodes.BAD_ARGUMENT, `microBatch must be a positive multiple of pack=${spec.pack}, got ${microBatch}`);
+  }
+  if (microBatch >= batch || spec.discriminator.layers.some((l) => l.type === 'minibatchStd')) return [{ start: 0, size: batch }];
+  const out: MicroBatch[] = [];
+  for (let start = 0; start < batch; start += microBatch) out.push({ start, size: Math.min(microBatch, batch - start) });
+  return out;
+}
+
+/** A loss term on one batch: its value, ∂/∂θ in canonical order, and the mean σ(logit) it saw. */
+type Term = {
+  value: tf.Scalar;
+  grads: tf.Tensor[];
+  mean: tf.Scalar;
+};
+
+/**
+ * Σ weight · term over micro-batches. Each term runs in a tidy of its own, so
+ * only one micro-batch's activations are alive at a time, and is added to the
+ * running sums on the device. A single micro-batch of weight 1 is its term as
+ * it is (no scaling op), which keeps the whole-batch path bit for bit.
+ * @param parts run: computes the term (inside a tidy); weight scales value and
+ *   grads, meanWeight the mean
+ */
+function accumulate(parts: readonly { weight: number; meanWeight: number; run: () => Term }[]): Term {
+  if (parts.length === 1 && parts[0].weight === 1 && parts[0].meanWeight === 1) return tf.tidy(parts[0].run);
+  let acc: Term | undefined;
+  for (const p of parts) {
+    const prev = acc;
+    acc = tf.tidy((): Term => {
+      const t = p.run();
+      const value = tf.mul(t.value, p.weight) as tf.Scalar;
+      const grads = t.grads.map((g) => tf.mul(g, p.weight));
+      const mean = tf.mul(t.mean, p.meanWeight) as tf.Scalar;
+      // A tape's kept tensors outlive this tidy unless freed here.
+      tf.dispose([t.value, t.mean, ...t.grads]);
+      if (!prev) return { value, grads, mean };
+      return { value: tf.add(prev.value, value), grads: grads.map((g, i) => tf.add(prev.grads[i], g)), mean: tf.add(prev.mean, mean) };
+    });
+    if (prev) tf.dispose([prev.value, prev.mean, ...prev.grads]);
+  }
+  return acc!;
 }
 
 /**
@@ -63,7 +134,14 @@ export function discriminatorRealPart(model: GanModel, real: Float32Array, opts:
   const batch = batchSizeOf(real.length, dataSize(spec), spec.pack);
   const terms = discriminatorLossTerms(opts.loss ?? 'nonsaturating');
   const dParams = model.tensors('D');
-  const { value, grads, mean: dReal } = tf.tidy(() => discriminatorTerm(model, packSamples(tf.tensor(real, [batch, ...spec.dataShape]), spec.pack), terms.real, dParams));
+  const size = dataSize(spec);
+  const { value, grads, mean: dReal } = accumulate(
+    microBatches(spec, batch, opts.microBatch).map(({ start, size: n }) => ({
+      weight: n / batch,
+      meanWeight: n / batch,
+      run: () => discriminatorTerm(model, packSamples(tf.tensor(real.subarray(start * size, (start + n) * size), [n, ...spec.dataShape]), spec.pack), terms.real, dParams),
+    })),
+  );
   const tensors = [value, dReal, ...grads];
   return { batch, grads, value, dReal, ms: performance.now() - t0, dispose: () => tf.dispose(tensors) };
 }
@@ -95,17 +173,25 @@ export async function discriminatorGradients(
   const gParams = model.tensors('G');
   const dParams = model.tensors('D');
 
+  const latent = spec.latentDim;
+
   try {
-    const { value, grads, dFake } = tf.tidy(() => {
-      const fake = packSamples(model.generate(tf.tensor2d(z, [batch, spec.latentDim]), gParams), spec.pack);
-      const fakePart = discriminatorTerm(model, fake, terms.fake, dParams);
-      return {
-        value: tf.add(realPart.value, fakePart.value) as tf.Scalar,
-        grads: fakePart.grads.map((g, i) => tf.add(realPart.grads[i], g)),
-        dFake: fakePart.mean,
-      };
-    });
-    const stats = await readStats(value, realPart.dReal, dFake, 2 * batch);
+    const fakePart = accumulate(
+      microBatches(spec, batch, opts.microBatch).map(({ start, size: n }) => ({
+        weight: n / batch,
+        meanWeight: n / batch,
+        run: () => {
+          const fake = packSamples(model.generate(tf.tensor2d(z.subarray(start * latent, (start + n) * latent), [n, latent]), gParams), spec.pack);
+          return discriminatorTerm(model, fake, terms.fake, dParams);
+        },
+      })),
+    );
+    const { value, grads } = tf.tidy(() => ({
+      value: tf.add(realPart.value, fakePart.value) as tf.Scalar,
+      grads: fakePart.grads.map((g, i) => tf.add(realPart.grads[i], g)),
+    }));
+    tf.dispose([fakePart.value, ...fakePart.grads]);
+    const stats = await readStats(value, realPart.dReal, fakePart.mean, 2 * batch);
     return { grads: await readGrads(grads, model.layout.D), stats };
   } finally {
     realPart.dispose();
@@ -133,11 +219,13 @@ export interface GeneratorPart {
 
 /**
  * G(z) for a later generatorGradients, or null when G has a layer that
- * backwardNet does not cover (the conv nets: they take the single-tape path).
+ * backwardNet does not cover (the conv nets: they take the single-tape path),
+ * or when the batch would run in micro-batches (StepOptions.microBatch): the
+ * whole batch's G(z), kept for its backward pass, is what micro-batches avoid holding.
  */
-export function generatorForwardPart(model: GanModel, batch: number, zSeed: number): GeneratorPart | null {
+export function generatorForwardPart(model: GanModel, batch: number, zSeed: number, microBatch?: number): GeneratorPart | null {
   const { spec } = model;
-  if (!isTraceable(spec.generator)) return null;
+  if (!isTraceable(spec.generator) || microBatches(spec, batch, microBatch).length > 1) return null;
   const t0 = performance.now();
   batchSizeOf(batch * dataSize(spec), dataSize(spec), spec.pack);
   const z = latentBatch(batch, spec.latentDim, zSeed);
@@ -180,6 +268,11 @@ export async function generatorGradients(
   }
   const loss = opts.loss ?? 'nonsaturating';
   const packs = batch / spec.pack;
+  if (!pre) {
+    batchSizeOf(batch * dataSize(spec), dataSize(spec), spec.pack);
+    const chunks = microBatches(spec, batch, opts.microBatch);
+    if (chunks.length > 1) return generatorGradientsInMicroBatches(model, batch, zSeed, loss, topKCount(packs, opts.topK ?? 1), chunks);
+  }
   let part: GeneratorPart | null = pre ?? null;
   let out: { value: tf.Scalar; grads: tf.Tensor[] };
   const kept: tf.Tensor[] = [];
@@ -214,6 +307,64 @@ export async function generatorGradients(
   }
   const stats = await readStats(out.value, null, kept[0], batch);
   return { grads: await readGrads(out.grads, model.layout.G), stats };
+}
+
+/**
+ * generatorGradients for a batch run in micro-batches: each one's G(z) through
+ * D and back through G (backwardNet for a traceable G, the tape otherwise), its
+ * gradient added on the device. Without top-k each micro-batch's mean loss is
+ * weighted by its share of the packs. With top-k the mask must span the batch:
+ * D's logits on every fake pack come first, a micro-batch at a time and
+ * without a tape, then each micro-batch's masked sum is divided by the batch's
+ * count of kept packs, so the sums add up to the batch's loss.
+ */
+async function generatorGradientsInMicroBatches(
+  model: GanModel,
+  batch: number,
+  zSeed: number,
+  loss: GanLoss,
+  keep: number,
+  chunks: readonly MicroBatch[],
+): Promise<GradientResult> {
+  const { spec } = model;
+  const { latentDim: latent, pack } = spec;
+  const packs = batch / pack;
+  const z = latentBatch(batch, latent, zSeed);
+  const zOf = ({ start, size }: MicroBatch) => tf.tensor2d(z.subarray(start * latent, (start + size) * latent), [size, latent]);
+  const dParams = model.tensors('D');
+  const gParams = model.tensors('G');
+  const logitsOf = (fake: tf.Tensor) => model.discriminate(packSamples(fake, pack), dParams);
+  const mask =
+    keep < packs ? tf.tidy(() => topKMask(tf.concat(chunks.map((c) => tf.tidy(() => logitsOf(model.generate(zOf(c), gParams))))), keep)) : null;
+  try {
+    const sum = accumulate(
+      chunks.map((c) => ({
+        weight: mask ? 1 : c.size / batch,
+        meanWeight: c.size / batch,
+        run: (): Term => {
+          const m = mask ? tf.slice(mask, [c.start / pack, 0], [c.size / pack, 1]) : undefined;
+          let mean: tf.Scalar | null = null;
+          const lossOn = (fake: tf.Tensor) => {
+            const lf = logitsOf(fake);
+            mean = tf.keep(tf.mean(tf.sigmoid(lf)) as tf.Scalar);
+            return generatorLoss(lf, loss, m, mask ? keep : undefined);
+          };
+          if (isTraceable(spec.generator)) {
+            const { out, trace } = forwardNetTraced(spec.generator, gParams, zOf(c));
+            const { value, grad } = tf.valueAndGrad(lossOn)(out);
+            return { value, grads: backwardNet(spec.generator, gParams, trace, grad), mean: mean! };
+          }
+          const zt = zOf(c);
+          const { value, grads } = tf.valueAndGrads((...ps: tf.Tensor[]) => lossOn(model.generate(zt, ps)))(gParams as tf.Tensor[]);
+          return { value, grads, mean: mean! };
+        },
+      })),
+    );
+    const stats = await readStats(sum.value, null, sum.mean, batch);
+    return { grads: await readGrads(sum.grads, model.layout.G), stats };
+  } finally {
+    mask?.dispose();
+  }
 }
 
 /**

@@ -70,20 +70,21 @@ export async function executeTask(
   seed: number = taskSeed(cfg.seed, task),
   topK = 1,
   ahead?: RealPart | GeneratorPart,
+  microBatch?: number,
 ): Promise<GradientResult> {
   // A part computed for the other phase is of no use here.
   const isG = (p: RealPart | GeneratorPart | undefined): p is GeneratorPart => p !== undefined && 'fake' in p;
   if (ahead && isG(ahead) !== (task.phase === 'G')) ahead.dispose();
-  if (task.phase === 'G') return generatorGradients(model, task.batch, seed, { loss: cfg.loss, topK }, isG(ahead) ? ahead : undefined);
+  if (task.phase === 'G') return generatorGradients(model, task.batch, seed, { loss: cfg.loss, topK, microBatch }, isG(ahead) ? ahead : undefined);
   const pre = isG(ahead) ? undefined : ahead;
   if (pre && pre.batch !== task.batch) {
     pre.dispose();
     throw new DuelError(ErrorCodes.SHAPE_MISMATCH, `the real half was computed on ${pre.batch} samples, the task has ${task.batch}`);
   }
   // With the real half in hand the real batch is not drawn again.
-  if (pre) return discriminatorGradients(model, pre, seed, { loss: cfg.loss });
+  if (pre) return discriminatorGradients(model, pre, seed, { loss: cfg.loss, microBatch });
   if (!sampler) throw new DuelError(ErrorCodes.BAD_ARGUMENT, 'a D task needs a data sampler');
-  return discriminatorGradients(model, realBatchOf(cfg, task, sampler), seed, { loss: cfg.loss });
+  return discriminatorGradients(model, realBatchOf(cfg, task, sampler), seed, { loss: cfg.loss, microBatch });
 }
 
 /** The real batch of a D task: the shard sampler's batch at the task's D-update cursor. */

@@ -29,6 +29,8 @@ export interface WorkerSessionOptions {
   capabilities: Capabilities;
   token?: string;
   loadDataset: DatasetProvider;
+  /** The most samples run through the nets at once (TaskRunner): larger task batches run in micro-batches. */
+  microBatch?: number;
   /** Awaited before each task starts, e.g. a volunteer throttling to a duty cycle. */
   beforeTask?: (task: TaskFrame) => Promise<void>;
   /** Monotonic ms, for computeMs and silence (default performance.now). */

@@ -286,3 +286,69 @@ describe('the prefetched G(z) of the G task (sync runs)', () => {
     expect(tf.memory().numTensors).toBe(start);
   });
 });
+
+describe('a worker with a micro-batch (TaskRunner microBatch)', () => {
+  const shard = { index: 1, count: 2 };
+  const D = (step: number) => task({ taskId: `${step}.D0.1.0`, phase: 'D', step, shard, batchSize: 8, seed: 4242 });
+  const G = (step: number) => task({ taskId: `${step}.G.1.0`, phase: 'G', step, shard, batchSize: 8, seed: 31 });
+  const bytes = (o: { grads: { data: Float32Array }[] }) => o.grads.map((g) => new Uint8Array(bytesOf(g.data)));
+
+  async function microRunner(microBatch: number): Promise<TaskRunner> {
+    const r = new TaskRunner((name) => resolveDataset(name), microBatch);
+    await r.prepare(TEST_RUN);
+    r.setWeights('G', 0, initWeights(TINY_LAYOUT.G, 1));
+    r.setWeights('D', 0, initWeights(TINY_LAYOUT.D, 2));
+    return r;
+  }
+
+  /** executeTask on the runner's weights, whole or in micro-batches. */
+  async function reference(frame: TaskFrame, microBatch?: number) {
+    const model = new GanModel(TINY_SPEC);
+    model.setWeights('G', initWeights(TINY_LAYOUT.G, 1));
+    model.setWeights('D', initWeights(TINY_LAYOUT.D, 2));
+    const sampler = createShardSampler(ring8, { seed: TEST_RUN.seed, shard: 1, numShards: 2 });
+    const spec = { phase: frame.phase, step: frame.step, sub: 0, shard: 1, numShards: 2, batch: frame.batchSize };
+    const want = await executeTask(model, { seed: TEST_RUN.seed, k: 1, loss: 'nonsaturating' }, spec, sampler, frame.seed, 1, undefined, microBatch);
+    model.dispose();
+    return want.grads;
+  }
+
+  it('computes the task in micro-batches: the whole batch\'s gradient to float rounding, with the real half ahead too', async () => {
+    const r = await microRunner(2);
+    const d = await r.compute(D(3));
+    r.prefetchAfter(D(3));
+    const g = await r.compute(G(3));
+    r.prefetchAfter(G(3));
+    const d2 = await r.compute(D(4));
+    // G(z) of the whole batch is not held ahead of a G task that runs in micro-batches; the real half is, in micro-batches.
+    expect(g.aheadMs).toBe(0);
+    expect(d2.aheadMs).toBeGreaterThan(0);
+    for (const [out, frame] of [[d, D(3)], [g, G(3)], [d2, D(4)]] as const) {
+      expect(bytes(out)).toEqual(bytes({ grads: await reference(frame, 2) }));
+      const whole = await reference(frame);
+      out.grads.forEach((x, i) => x.data.forEach((v, j) => expect(v).toBeCloseTo(whole[i].data[j], 5)));
+    }
+    r.reset();
+  });
+
+  it('refuses, once at the run, a micro-batch that is not a multiple of the run\'s pack', async () => {
+    const r = new TaskRunner((name) => resolveDataset(name), 3);
+    await expect(r.prepare(TEST_RUN)).rejects.toThrow(/DUEL_ERR_BAD_SPEC.*micro-batch 3.*pack \(2 samples\)/);
+    expect(r.ready).toBe(false);
+  });
+
+  it('leaks no tensors across tasks with prefetch', async () => {
+    const r = await microRunner(4);
+    const round = async (step: number) => {
+      await r.compute(D(step));
+      r.prefetchAfter(D(step));
+      await r.compute(G(step));
+      r.prefetchAfter(G(step));
+    };
+    await round(1);
+    const before = tf.memory().numTensors;
+    for (let s = 2; s < 5; s++) await round(s);
+    expect(tf.memory().numTensors).toBe(before);
+    r.reset();
+  });
+});

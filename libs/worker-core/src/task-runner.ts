@@ -45,7 +45,15 @@ export class TaskRunner {
   private floor: Record<Net, number> = { G: -1, D: -1 };
   private ahead: Ahead | null = null;
 
-  constructor(private readonly loadDataset: DatasetProvider) {}
+  /**
+   * @param microBatch the most samples this worker runs through the nets at
+   *   once (StepOptions.microBatch): a larger task batch runs in micro-batches
+   *   whose gradients are summed on the device. Unset: every batch runs whole.
+   */
+  constructor(
+    private readonly loadDataset: DatasetProvider,
+    private readonly microBatch?: number,
+  ) {}
 
   /**
    * Makes the runner ready for `run`. Returns true when the previous run's model
@@ -69,6 +77,11 @@ export class TaskRunner {
     if (sampleSize(dataset) !== dataSize(model.spec)) {
       model.dispose();
       throw new DuelError(ErrorCodes.BAD_SPEC, `model ${model.spec.name} makes samples of shape [${model.spec.dataShape}], dataset ${dataset.name} has [${dataset.shape}]`);
+    }
+    if (this.microBatch !== undefined && this.microBatch % model.spec.pack !== 0) {
+      model.dispose();
+      // Every task of this run would fail the same way: refuse the run once, with the reason.
+      throw new DuelError(ErrorCodes.BAD_SPEC, `this worker's micro-batch ${this.microBatch} is not a multiple of the run's pack (${model.spec.pack} samples)`);
     }
     this.model = model;
     this.dataset = dataset;
@@ -139,7 +152,7 @@ export class TaskRunner {
     };
     const sampler = task.phase === 'D' ? this.sampler(task.shard.index, task.shard.count) : null;
     const pre = this.takeAhead(task);
-    const { grads, stats } = await executeTask(model, { seed: run.seed, k: run.k, loss: run.loss as GanLoss }, spec, sampler, task.seed, task.topK ?? 1, pre ?? undefined);
+    const { grads, stats } = await executeTask(model, { seed: run.seed, k: run.k, loss: run.loss as GanLoss }, spec, sampler, task.seed, task.topK ?? 1, pre ?? undefined, this.microBatch);
     return { grads, loss: stats.loss, dReal: stats.dReal, dFake: stats.dFake, samples: stats.samples, aheadMs: pre?.ms ?? 0 };
   }
 
@@ -171,14 +184,14 @@ export class TaskRunner {
       if (this.held.D === null || this.held.D !== task.versions.d) return;
       const next = { phase: 'D' as const, step: task.step + 1, sub: 0, shard, batch: task.batchSize };
       const real = realBatchOf(run, next, this.sampler(shard, count));
-      const part = discriminatorRealPart(model, real, { loss: run.loss as GanLoss });
+      const part = discriminatorRealPart(model, real, { loss: run.loss as GanLoss, microBatch: this.microBatch });
       this.ahead = { key: aheadKey('D', next.step, 0, shard, count, next.batch), net: 'D', version: this.held.D, part };
       return;
     }
     if (task.sub !== run.k - 1 || this.held.G === null || this.held.G !== task.versions.g) return;
     const next = { phase: 'G' as const, step: task.step, sub: 0, shard, batch: task.batchSize };
     // z comes from the task's seed, which the frame carries: this is the seed the coordinator derives for it.
-    const part = generatorForwardPart(model, next.batch, taskSeed(run.seed, next));
+    const part = generatorForwardPart(model, next.batch, taskSeed(run.seed, next), this.microBatch);
     if (part) this.ahead = { key: aheadKey('G', next.step, 0, shard, count, next.batch), net: 'G', version: this.held.G, part };
   }
 

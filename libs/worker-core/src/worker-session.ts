@@ -78,7 +78,7 @@ export class WorkerSession {
 
   constructor(private readonly opts: WorkerSessionOptions) {
     this.token = opts.token;
-    this.runner = new TaskRunner(opts.loadDataset);
+    this.runner = new TaskRunner(opts.loadDataset, opts.microBatch);
     this.now = opts.now ?? (() => performance.now());
     this.clock = opts.clock ?? (() => Date.now());
   }

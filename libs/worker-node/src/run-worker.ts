@@ -26,6 +26,12 @@ export interface RunWorkerOptions {
   kind?: WorkerKind;
   /** Largest task batch this worker accepts (hello.capabilities.maxBatch). */
   maxBatch?: number;
+  /**
+   * The most samples run through the nets at once: a larger task batch runs in
+   * micro-batches whose gradients are summed on the device and read back once
+   * (StepOptions.microBatch). For a GPU with too little memory for a batch.
+   */
+  microBatch?: number;
   /** Serve Prometheus /metrics, /healthz and /readyz (connected) on this port (0 = any free port). */
   metricsPort?: number;
   /** How long stop() waits for the in-flight task before leaving anyway (ms). */
@@ -65,7 +71,7 @@ const TICK_MS = 100;
 export async function runWorker(opts: RunWorkerOptions): Promise<WorkerHandle> {
   const log = opts.log ?? stderrLogger(opts.logLevel);
   const backend = await (opts.selectBackend ?? defaultSelectBackend)(opts.backend ?? 'auto');
-  log('info', 'backend', { backend: backend.name, device: backend.device, reason: backend.reason });
+  log('info', 'backend', { backend: backend.name, device: backend.device, reason: backend.reason, ...(opts.microBatch ? { microBatch: opts.microBatch } : {}) });
 
   const backoff = new Backoff(new Rng(opts.jitterSeed ?? (process.pid ^ Date.now()) >>> 0), opts.backoff);
   let retryFloorMs = 0;
@@ -85,6 +91,7 @@ export async function runWorker(opts: RunWorkerOptions): Promise<WorkerHandle> {
     token: opts.token,
     capabilities: { backend: backend.name, device: backend.device, maxBatch: opts.maxBatch ?? 4096 },
     loadDataset,
+    microBatch: opts.microBatch,
     events: {
       log: (level, event, fields) => log(level, event, fields),
       welcome: () => backoff.reset(),

@@ -19,6 +19,7 @@ describe('duel worker flags', () => {
     expect(opts).toEqual({ coordinator: 'ws://10.0.0.1:8080/ws', token: 'T', backend: 'wasm', kind: 'node', maxBatch: 256, wsMask: 'zero' });
     const ops = parseWorkerArgs(['--coordinator', 'ws://h:1/ws', '--metrics-port', '9464', '--grace-ms', '20000', '--log-level', 'warn'], {});
     expect(ops).toMatchObject({ metricsPort: 9464, graceMs: 20000, logLevel: 'warn' });
+    expect(parseWorkerArgs(['--coordinator', 'ws://h:1/ws', '--micro-batch', '64'], {}).microBatch).toBe(64);
   });
 
   it('takes the WebSocket masking keys from $DUEL_WS_MASK (zero unless random) and refuses another value', () => {
@@ -40,6 +41,8 @@ describe('duel worker flags', () => {
     [['--coordinator', 'http://h:1/ws']],
     [['--coordinator', 'ws://h:1/ws', '--backend', 'webgl']],
     [['--coordinator', 'ws://h:1/ws', '--max-batch', '0']],
+    [['--coordinator', 'ws://h:1/ws', '--micro-batch', '0']],
+    [['--coordinator', 'ws://h:1/ws', '--micro-batch', '1.5']],
     [['--coordinator', 'ws://h:1/ws', 'extra']],
     [['--coordinator', 'ws://h:1/ws', '--metrics-port', '70000']],
     [['--coordinator', 'ws://h:1/ws', '--metrics-port', 'x']],

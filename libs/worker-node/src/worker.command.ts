@@ -5,7 +5,7 @@ import { maskMode } from './ws-connection';
 import { NODE_BACKENDS, runWorker, type NodeBackendPref, type RunWorkerOptions } from './run-worker';
 
 export const WORKER_USAGE =
-  'duel worker --coordinator ws://HOST:PORT/ws [--token T] [--backend auto|tensorflow|webgpu|wasm|cpu] [--max-batch N] [--metrics-port P] [--grace-ms MS] [--log-level debug|info|warn|error]';
+  'duel worker --coordinator ws://HOST:PORT/ws [--token T] [--backend auto|tensorflow|webgpu|wasm|cpu] [--max-batch N] [--micro-batch N] [--metrics-port P] [--grace-ms MS] [--log-level debug|info|warn|error]';
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
@@ -25,6 +25,7 @@ export function parseWorkerArgs(argv: string[], env: NodeJS.ProcessEnv = process
         token: { type: 'string' },
         backend: { type: 'string', default: 'auto' },
         'max-batch': { type: 'string' },
+        'micro-batch': { type: 'string' },
         'metrics-port': { type: 'string' },
         'grace-ms': { type: 'string' },
         'log-level': { type: 'string' },
@@ -51,6 +52,11 @@ export function parseWorkerArgs(argv: string[], env: NodeJS.ProcessEnv = process
     const n = Number(values['max-batch']);
     if (!Number.isInteger(n) || n < 1) bad(`--max-batch must be a positive integer, got "${values['max-batch']}"`);
     opts.maxBatch = n;
+  }
+  if (values['micro-batch'] !== undefined) {
+    const n = Number(values['micro-batch']);
+    if (!Number.isInteger(n) || n < 1) bad(`--micro-batch must be a positive integer, got "${values['micro-batch']}"`);
+    opts.microBatch = n;
   }
   if (values['metrics-port'] !== undefined) {
     const port = Number(values['metrics-port']);
