@@ -17,6 +17,7 @@ import { volunteerFigure } from './fig-volunteer';
 import { loadFigure } from './fig-load';
 import { recoveryFigure } from './fig-recovery';
 import { mnistCodecFigure } from './fig-mnist-codecs';
+import { microBatchFigure } from './fig-microbatch';
 import { log, machine, ROOT, type Section } from './common';
 
 interface Flags {
@@ -37,12 +38,17 @@ function flags(argv: string[]): Flags {
   return f;
 }
 
-function intro(quick: boolean, started: number): string {
+/**
+ * @param lastFull with --only: the previous file's "the last full run took …",
+ *   kept, since a run of some figures says nothing about a full run's time
+ */
+function intro(quick: boolean, started: number, lastFull: string | null): string {
   const mins = ((performance.now() - started) / 60_000).toFixed(1);
+  const took = lastFull ?? `the last full run took ${mins} min${quick ? ', **--quick**: shrunk figures, for checking the bench itself, not for quoting' : ''}`;
   return [
     '# duel benchmarks',
     '',
-    'Written by `npm run bench` (the last run took ' + `${mins} min${quick ? ', **--quick**: shrunk figures, for checking the bench itself, not for quoting' : ''}; with \`--only\`, the figures not run keep their`,
+    `Written by \`npm run bench\` (${took}; with \`--only\`, the figures not run keep their`,
     'sections from the previous file, each still naming its own date and commit).',
     "Reproduce with `npm run bench` (about 20 minutes on 2 cores) or `npm run bench -- --quick` (2 to 4 minutes, with the machine's load);",
     '`-- --only 1,3` runs some figures. The code is in tools/bench/.',
@@ -84,6 +90,7 @@ async function main(): Promise<void> {
     [10, '10. Load', () => loadFigure(m, f.quick)],
     [11, '11. Recovery', () => recoveryFigure(m)],
     [12, '12. Wire, MNIST', () => mnistCodecFigure(m, f.quick)],
+    [13, '13. Micro-batches', () => microBatchFigure(m, f.quick)],
   ];
   for (const [n, title, run] of figures) {
     if (!want(n)) continue;
@@ -99,7 +106,9 @@ async function main(): Promise<void> {
   // Memory is measured with the ingest load but reads better last.
   all.sort((a, b) => parseFloat(a.title) - parseFloat(b.title));
   const headline = ['## Summary', '', ...all.map((s) => `- ${s.title.split(' ')[0]} ${s.summary}`), ''].join('\n');
-  const md = [intro(f.quick, started), headline, ...all.map((s) => `## ${s.title}\n\n${s.markdown}\n`)].join('\n');
+  const previous = f.only && existsSync(f.out) ? readFileSync(f.out, 'utf8') : '';
+  const lastFull = /the last (?:full )?run took [^;]*/.exec(previous)?.[0].replace('the last run', 'the last full run') ?? null;
+  const md = [intro(f.quick, started, f.only ? lastFull : null), headline, ...all.map((s) => `## ${s.title}\n\n${s.markdown}\n`)].join('\n');
   writeFileSync(f.out, md);
   process.stdout.write(`\nwrote ${f.out}\n${sections.map((s) => `  ${s.summary}`).join('\n')}\n`);
   process.exit(0);

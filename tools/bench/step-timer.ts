@@ -17,6 +17,8 @@ export interface TimeStepsOptions {
   /** Stop timing once this many ms of timed steps are spent (at least `minSteps` are timed). */
   budgetMs?: number;
   minSteps?: number;
+  /** Run each batch in micro-batches of this many samples (StepOptions.microBatch). */
+  microBatch?: number;
 }
 
 /** Times `steps` steps of `modelName` at `batch` after `warmup` untimed ones, on the current tfjs backend. */
@@ -31,8 +33,8 @@ export async function timeSteps(modelName: string, batch: number, warmup: number
   try {
     for (let i = 0; i < warmup + steps; i++) {
       const t0 = performance.now();
-      await discriminatorGradients(model, real, 100 + i);
-      await generatorGradients(model, batch, 200 + i);
+      await discriminatorGradients(model, real, 100 + i, { microBatch: opts.microBatch });
+      await generatorGradients(model, batch, 200 + i, { microBatch: opts.microBatch });
       const dt = performance.now() - t0;
       if (i === 0) firstMs = dt;
       if (i < warmup) continue;
@@ -44,6 +46,26 @@ export async function timeSteps(modelName: string, batch: number, warmup: number
     model.dispose();
   }
   return { firstMs, times };
+}
+
+/**
+ * The most bytes of tensors alive at once during one step (tf.profile's
+ * peakBytes over its D and G gradients), less the bytes alive before it (the
+ * model's weights): the step's working memory on the backend.
+ */
+export async function stepPeakBytes(modelName: string, batch: number, microBatch?: number): Promise<number> {
+  const model = newModel(modelName);
+  const per = model.spec.dataShape.reduce((a, b) => a * b, 1);
+  const rng = new Rng(3);
+  const real = Float32Array.from({ length: batch * per }, () => 2 * rng.uniform() - 1);
+  try {
+    const base = tf.memory().numBytes;
+    const d = await tf.profile(async () => void (await discriminatorGradients(model, real, 100, { microBatch })));
+    const g = await tf.profile(async () => void (await generatorGradients(model, batch, 200, { microBatch })));
+    return Math.max(d.peakBytes, g.peakBytes) - base;
+  } finally {
+    model.dispose();
+  }
 }
 
 /**

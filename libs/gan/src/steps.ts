@@ -79,31 +79,61 @@ type Term = {
 };
 
 /**
- * Σ weight · term over micro-batches. Each term runs in a tidy of its own, so
- * only one micro-batch's activations are alive at a time, and is added to the
- * running sums on the device. A single micro-batch of weight 1 is its term as
- * it is (no scaling op), which keeps the whole-batch path bit for bit.
- * @param parts run: computes the term (inside a tidy); weight scales value and
- *   grads, meanWeight the mean
+ * The sum over micro-batches of each one's term, plus `into` when given. Each
+ * term comes already weighted by its micro-batch's share of the batch: its
+ * loss is scaled before it is differentiated (scaled()), so the gradients come
+ * out scaled with no op of their own. Each runs in a tidy of its own, so only
+ * one micro-batch's activations are alive at a time, and the sums stay on the
+ * device: the sum so far and the new term, and one tensor of their sum at a
+ * time, are alive at once. One micro-batch and no `into` is its term as it is; `into` (owned by
+ * the caller) is added first, as discriminatorGradients adds the real half.
  */
-function accumulate(parts: readonly { weight: number; meanWeight: number; run: () => Term }[]): Term {
-  if (parts.length === 1 && parts[0].weight === 1 && parts[0].meanWeight === 1) return tf.tidy(parts[0].run);
+function accumulate(parts: readonly (() => Term)[], into?: { value: tf.Scalar; grads: readonly tf.Tensor[] }): Term {
   let acc: Term | undefined;
-  for (const p of parts) {
+  for (const run of parts) {
     const prev = acc;
-    acc = tf.tidy((): Term => {
-      const t = p.run();
-      const value = tf.mul(t.value, p.weight) as tf.Scalar;
-      const grads = t.grads.map((g) => tf.mul(g, p.weight));
-      const mean = tf.mul(t.mean, p.meanWeight) as tf.Scalar;
-      // A tape's kept tensors outlive this tidy unless freed here.
-      tf.dispose([t.value, t.mean, ...t.grads]);
-      if (!prev) return { value, grads, mean };
-      return { value: tf.add(prev.value, value), grads: grads.map((g, i) => tf.add(prev.grads[i], g)), mean: tf.add(prev.mean, mean) };
-    });
-    if (prev) tf.dispose([prev.value, prev.mean, ...prev.grads]);
+    try {
+      acc = tf.tidy(() => addTerm(run(), prev, into));
+    } catch (e) {
+      // The sum so far lives outside the failed tidy (disposing twice is a no-op).
+      if (prev) tf.dispose([prev.value, prev.mean, ...prev.grads]);
+      throw e;
+    }
   }
   return acc!;
+}
+
+/**
+ * t + (prev, or else into), tensor by tensor, each addend freed as soon as its
+ * sum exists: the peak holds one extra tensor, not a third copy of the
+ * gradients. A tape's kept tensors outlive the enclosing tidy unless freed
+ * here; `into` is the caller's. Call inside tf.tidy.
+ */
+function addTerm(t: Term, prev: Term | undefined, into: { value: tf.Scalar; grads: readonly tf.Tensor[] } | undefined): Term {
+  const base = prev ?? into;
+  if (!base) return t;
+  const grads = t.grads.map((g, i) => {
+    const sum = tf.add(base.grads[i], g);
+    g.dispose();
+    if (prev) prev.grads[i].dispose();
+    return sum;
+  });
+  const sum = { value: tf.add(base.value, t.value) as tf.Scalar, grads, mean: prev ? (tf.add(prev.mean, t.mean) as tf.Scalar) : t.mean };
+  tf.dispose([t.value, ...(prev ? [t.mean, prev.value, prev.mean] : [])]);
+  return sum;
+}
+
+/** A loss scaled by a micro-batch's share of the batch (the same function at 1). */
+const scaled = (term: (logits: tf.Tensor) => tf.Scalar, share: number) => (share === 1 ? term : (l: tf.Tensor) => tf.mul(term(l), share) as tf.Scalar);
+
+/** discriminatorTerm on one micro-batch, its loss and mean weighted by its share. */
+function discriminatorShare(model: GanModel, x: tf.Tensor, term: (logits: tf.Tensor) => tf.Scalar, dParams: readonly tf.Tensor[], share: number): Term {
+  const t = discriminatorTerm(model, x, scaled(term, share), dParams);
+  if (share === 1) return t;
+  const mean = tf.mul(t.mean, share) as tf.Scalar;
+  // The tape path keeps its mean past the enclosing tidy.
+  t.mean.dispose();
+  return { ...t, mean };
 }
 
 /**
@@ -136,11 +166,11 @@ export function discriminatorRealPart(model: GanModel, real: Float32Array, opts:
   const dParams = model.tensors('D');
   const size = dataSize(spec);
   const { value, grads, mean: dReal } = accumulate(
-    microBatches(spec, batch, opts.microBatch).map(({ start, size: n }) => ({
-      weight: n / batch,
-      meanWeight: n / batch,
-      run: () => discriminatorTerm(model, packSamples(tf.tensor(real.subarray(start * size, (start + n) * size), [n, ...spec.dataShape]), spec.pack), terms.real, dParams),
-    })),
+    microBatches(spec, batch, opts.microBatch).map(
+      ({ start, size: n }) =>
+        () =>
+          discriminatorShare(model, packSamples(tf.tensor(real.subarray(start * size, (start + n) * size), [n, ...spec.dataShape]), spec.pack), terms.real, dParams, n / batch),
+    ),
   );
   const tensors = [value, dReal, ...grads];
   return { batch, grads, value, dReal, ms: performance.now() - t0, dispose: () => tf.dispose(tensors) };
@@ -176,22 +206,15 @@ export async function discriminatorGradients(
   const latent = spec.latentDim;
 
   try {
-    const fakePart = accumulate(
-      microBatches(spec, batch, opts.microBatch).map(({ start, size: n }) => ({
-        weight: n / batch,
-        meanWeight: n / batch,
-        run: () => {
-          const fake = packSamples(model.generate(tf.tensor2d(z.subarray(start * latent, (start + n) * latent), [n, latent]), gParams), spec.pack);
-          return discriminatorTerm(model, fake, terms.fake, dParams);
-        },
-      })),
+    // The fake half's micro-batches are added to the real half: L_D's two terms.
+    const { value, grads, mean: dFake } = accumulate(
+      microBatches(spec, batch, opts.microBatch).map(({ start, size: n }) => () => {
+        const fake = packSamples(model.generate(tf.tensor2d(z.subarray(start * latent, (start + n) * latent), [n, latent]), gParams), spec.pack);
+        return discriminatorShare(model, fake, terms.fake, dParams, n / batch);
+      }),
+      realPart,
     );
-    const { value, grads } = tf.tidy(() => ({
-      value: tf.add(realPart.value, fakePart.value) as tf.Scalar,
-      grads: fakePart.grads.map((g, i) => tf.add(realPart.grads[i], g)),
-    }));
-    tf.dispose([fakePart.value, ...fakePart.grads]);
-    const stats = await readStats(value, realPart.dReal, fakePart.mean, 2 * batch);
+    const stats = await readStats(value, realPart.dReal, dFake, 2 * batch);
     return { grads: await readGrads(grads, model.layout.D), stats };
   } finally {
     realPart.dispose();
@@ -338,27 +361,25 @@ async function generatorGradientsInMicroBatches(
     keep < packs ? tf.tidy(() => topKMask(tf.concat(chunks.map((c) => tf.tidy(() => logitsOf(model.generate(zOf(c), gParams))))), keep)) : null;
   try {
     const sum = accumulate(
-      chunks.map((c) => ({
-        weight: mask ? 1 : c.size / batch,
-        meanWeight: c.size / batch,
-        run: (): Term => {
-          const m = mask ? tf.slice(mask, [c.start / pack, 0], [c.size / pack, 1]) : undefined;
-          let mean: tf.Scalar | null = null;
-          const lossOn = (fake: tf.Tensor) => {
-            const lf = logitsOf(fake);
-            mean = tf.keep(tf.mean(tf.sigmoid(lf)) as tf.Scalar);
-            return generatorLoss(lf, loss, m, mask ? keep : undefined);
-          };
-          if (isTraceable(spec.generator)) {
-            const { out, trace } = forwardNetTraced(spec.generator, gParams, zOf(c));
-            const { value, grad } = tf.valueAndGrad(lossOn)(out);
-            return { value, grads: backwardNet(spec.generator, gParams, trace, grad), mean: mean! };
-          }
-          const zt = zOf(c);
-          const { value, grads } = tf.valueAndGrads((...ps: tf.Tensor[]) => lossOn(model.generate(zt, ps)))(gParams as tf.Tensor[]);
-          return { value, grads, mean: mean! };
-        },
-      })),
+      chunks.map((c) => (): Term => {
+        const share = c.size / batch;
+        const m = mask ? tf.slice(mask, [c.start / pack, 0], [c.size / pack, 1]) : undefined;
+        let mean: tf.Scalar | null = null;
+        // With a mask the masked sum is divided by the batch's kept count: already the micro-batch's share.
+        const lossOn = (fake: tf.Tensor) => {
+          const lf = logitsOf(fake);
+          mean = tf.keep(tf.mul(tf.mean(tf.sigmoid(lf)), share) as tf.Scalar);
+          return mask ? generatorLoss(lf, loss, m, keep) : scaled((l) => generatorLoss(l, loss), share)(lf);
+        };
+        if (isTraceable(spec.generator)) {
+          const { out, trace } = forwardNetTraced(spec.generator, gParams, zOf(c));
+          const { value, grad } = tf.valueAndGrad(lossOn)(out);
+          return { value, grads: backwardNet(spec.generator, gParams, trace, grad), mean: mean! };
+        }
+        const zt = zOf(c);
+        const { value, grads } = tf.valueAndGrads((...ps: tf.Tensor[]) => lossOn(model.generate(zt, ps)))(gParams as tf.Tensor[]);
+        return { value, grads, mean: mean! };
+      }),
     );
     const stats = await readStats(sum.value, null, sum.mean, batch);
     return { grads: await readGrads(sum.grads, model.layout.G), stats };
