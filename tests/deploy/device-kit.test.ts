@@ -9,6 +9,8 @@ interface Cell {
   backend: string;
   model: string;
   batch: number;
+  micro: number | null;
+  workingMiB: number;
   ms: number;
   imgPerSec: number;
   readbackMs: number;
@@ -34,7 +36,7 @@ describe('tools/device kit (the GPU worker bench, built and run on the CPU)', ()
     // run.sh works from the tree it is carried in: give it one with the kit beside it.
     execFileSync('cp', ['--parents', 'tools/device/run.sh', dir], { cwd: REPO_ROOT });
     const out = join(dir, 'out');
-    const r = spawnSync('bash', [join(dir, 'tools/device/run.sh'), '--backends', 'webgpu,wasm', '--models', 'mlp2d', '--batches', '64', '--budget-ms', '100'], {
+    const r = spawnSync('bash', [join(dir, 'tools/device/run.sh'), '--backends', 'webgpu,wasm', '--models', 'mlp2d', '--batches', '64', '--micro', '32', '--budget-ms', '100'], {
       cwd: dir,
       env: { ...process.env, OUT: out },
       encoding: 'utf8',
@@ -46,13 +48,19 @@ describe('tools/device kit (the GPU worker bench, built and run on the CPU)', ()
     const { cells } = JSON.parse(readFileSync(join(out, 'gpu-bench.json'), 'utf8')) as { cells: Cell[] };
     const webgpu = cells.find((c) => c.backend === 'webgpu')!;
     expect(webgpu.note).not.toMatch(/failed to load/);
-    const wasm = cells.find((c) => c.backend === 'wasm' && c.model === 'mlp2d' && c.batch === 64)!;
+    const wasm = cells.find((c) => c.backend === 'wasm' && c.model === 'mlp2d' && c.batch === 64 && c.micro === null)!;
+    // The same batch again in micro-batches of 32: less working memory on the backend.
+    const micro = cells.find((c) => c.backend === 'wasm' && c.model === 'mlp2d' && c.batch === 64 && c.micro === 32)!;
+    expect(micro.ms).toBeGreaterThan(0);
+    expect(micro.workingMiB).toBeGreaterThan(0);
+    expect(micro.workingMiB).toBeLessThan(wasm.workingMiB);
     expect(wasm.note).toBe('');
     expect(wasm.ms).toBeGreaterThan(0);
     expect(wasm.imgPerSec).toBeCloseTo((3 * 64 * 1000) / wasm.ms, 6);
     expect(wasm.readbackMs).toBeGreaterThanOrEqual(0);
     const md = readFileSync(join(out, 'gpu-bench.md'), 'utf8');
-    expect(md).toMatch(/^\| wasm \| mlp2d \| 64 \| \d/m);
+    expect(md).toMatch(/^\| wasm \| mlp2d \| 64 \| whole \| \d/m);
+    expect(md).toMatch(/^\| wasm \| mlp2d \| 64 \| 2 × 32 \| \d/m);
     expect(md).toContain(`commit ${readFileSync(join(kit, 'COMMIT'), 'utf8').trim()}`);
   }, 300_000);
 });

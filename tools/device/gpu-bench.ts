@@ -4,9 +4,10 @@
  * G-gradient, each read back to the CPU) for each backend × model × batch,
  * the first step's time at each batch (kernel compilation for that shape),
  * the time to read one step's gradients back to the CPU, and the step's
- * working memory on the backend. On a GPU backend, batches above --micro run
- * a second time in micro-batches of --micro (`duel worker --micro-batch`):
- * gradients summed on the device, read back once.
+ * working memory on the backend. Batches above --micro run a second time in
+ * micro-batches of --micro (`duel worker --micro-batch`): gradients summed on
+ * the device, read back once (CPU backends stop at batch 256, so with the
+ * default --micro 256 only GPU backends get these rows).
  *
  *   node --import tsx tools/device/gpu-bench.ts [--backends webgpu,tensorflow,wasm]
  *     [--models mlp,dcgan] [--batches 64,128,256,512,1024] [--micro 256] [--budget-ms 4000] [--out DIR]
@@ -93,7 +94,7 @@ async function measure(args: Args, log: (s: string) => void): Promise<Cell[]> {
         const rb = await readbackMs(model, 5);
         for (const batch of args.batches) {
           if (CPU_BACKENDS.has(backend) && batch > CPU_MAX_BATCH) continue;
-          const micros = !CPU_BACKENDS.has(backend) && batch > args.micro ? [null, args.micro] : [null];
+          const micros = batch > args.micro ? [null, args.micro] : [null];
           for (const micro of micros) {
             const t = await timeSteps(model, batch, 2, 50, { budgetMs: args.budgetMs, minSteps: 3, microBatch: micro ?? undefined });
             const ms = median(t.times);
