@@ -49,6 +49,14 @@ export interface StepOptions {
   microBatch?: number;
 }
 
+/**
+ * Why every batch of this spec runs whole whatever StepOptions.microBatch
+ * says, or null when micro-batches apply.
+ */
+export function wholeBatchOnly(spec: GanSpec): string | null {
+  return spec.discriminator.layers.some((l) => l.type === 'minibatchStd') ? "D has a minibatch-std layer, whose statistic spans the batch" : null;
+}
+
 /** One micro-batch of a batch: samples [start, start + size). */
 export interface MicroBatch {
   readonly start: number;
@@ -65,7 +73,7 @@ export function microBatches(spec: GanSpec, batch: number, microBatch?: number):
   if (!Number.isInteger(microBatch) || microBatch <= 0 || microBatch % spec.pack !== 0) {
     throw new DuelError(ErrorCodes.BAD_ARGUMENT, `microBatch must be a positive multiple of pack=${spec.pack}, got ${microBatch}`);
   }
-  if (microBatch >= batch || spec.discriminator.layers.some((l) => l.type === 'minibatchStd')) return [{ start: 0, size: batch }];
+  if (microBatch >= batch || wholeBatchOnly(spec) !== null) return [{ start: 0, size: batch }];
   const out: MicroBatch[] = [];
   for (let start = 0; start < batch; start += microBatch) out.push({ start, size: Math.min(microBatch, batch - start) });
   return out;

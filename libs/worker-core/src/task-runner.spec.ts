@@ -1,5 +1,5 @@
 import { createShardSampler, resolveDataset, ring8 } from '@duel/datasets';
-import { GanModel, initWeights, tf } from '@duel/gan';
+import { GanModel, ganLayout, initWeights, mlp2dSpec, tf } from '@duel/gan';
 import { executeTask, taskSeed } from '@duel/trainer';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { RunInfo, TaskFrame } from '@duel/protocol';
@@ -350,5 +350,34 @@ describe('a worker with a micro-batch (TaskRunner microBatch)', () => {
     for (let s = 2; s < 5; s++) await round(s);
     expect(tf.memory().numTensors).toBe(before);
     r.reset();
+  });
+});
+
+describe('a micro-batch the run cannot use', () => {
+  it('is logged once at the welcome, and the tasks run whole (a D with minibatch std)', async () => {
+    const logs: [string, string, Record<string, unknown>][] = [];
+    const s = newSession({ microBatch: 2, events: { log: (l, e, f) => logs.push([l, e, f]) } });
+    const t = new FakeTransport();
+    s.onOpen(t);
+    const spec = mlp2dSpec({ hidden: 8, minibatchStd: true });
+    const layout = ganLayout(spec);
+    feed(s, { t: 'welcome', workerId: 'w-1', run: { ...TEST_RUN, model: spec as unknown as RunInfo['model'] }, heartbeatMs: 1000, versions: { g: 0, d: 0 } });
+    feed(s, { t: 'weights', net: 'G', version: 0, tensors: initWeights(layout.G, 1) });
+    feed(s, { t: 'weights', net: 'D', version: 0, tensors: initWeights(layout.D, 2) });
+    await s.idle();
+    expect(logs.filter(([, e]) => e === 'micro-batch-ignored')).toEqual([['warn', 'micro-batch-ignored', { workerId: 'w-1', microBatch: 2, reason: expect.stringMatching(/minibatch-std.*runs whole/) }]]);
+    feed(s, task({ batchSize: 8 }));
+    await s.idle();
+    expect(t.of('result')).toHaveLength(1);
+    s.dispose();
+  });
+
+  it('is not mentioned when it applies', async () => {
+    const logs: string[] = [];
+    const s = newSession({ microBatch: 2, events: { log: (_, e) => logs.push(e) } });
+    await handshake(s, new FakeTransport());
+    expect(logs).toContain('welcome');
+    expect(logs).not.toContain('micro-batch-ignored');
+    s.dispose();
   });
 });

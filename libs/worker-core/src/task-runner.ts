@@ -1,5 +1,5 @@
 import { createShardSampler, sampleSize, type Dataset, type ShardSampler } from '@duel/datasets';
-import { dataSize, discriminatorRealPart, GanModel, ganLosses, generatorForwardPart, type GanLoss, type GanSpec, type GeneratorPart, type RealPart } from '@duel/gan';
+import { dataSize, discriminatorRealPart, GanModel, ganLosses, generatorForwardPart, wholeBatchOnly, type GanLoss, type GanSpec, type GeneratorPart, type RealPart } from '@duel/gan';
 import type { Net, RunInfo, TaskFrame, Versions } from '@duel/protocol';
 import { executeTask, realBatchOf, taskSeed, type TaskSpec } from '@duel/trainer';
 import { DuelError, ErrorCodes, type NamedWeights } from '@duel/util';
@@ -88,6 +88,11 @@ export class TaskRunner {
     this.run = run;
     this.runKey = key;
     return false;
+  }
+
+  /** Why this worker's micro-batch does not apply to the run's model (it runs every batch whole), or null. */
+  get microBatchIgnored(): string | null {
+    return this.model && this.microBatch !== undefined ? wholeBatchOnly(this.model.spec) : null;
   }
 
   get ready(): boolean {

@@ -226,6 +226,8 @@ export class WorkerSession {
     const reused = await this.runner.prepare(frame.run);
     this.compressor.configure(frame.codec, `${frame.run.id}/${frame.run.seed}`);
     this.log('info', 'welcome', { run: frame.run.id, dataset: frame.run.dataset, model: String(frame.run.model['name'] ?? '?'), reused });
+    const ignored = this.runner.microBatchIgnored;
+    if (ignored && !reused) this.log('warn', 'micro-batch-ignored', { microBatch: this.opts.microBatch, reason: `${ignored}: every batch runs whole` });
     this.opts.events?.welcome?.(frame, reused);
   }
 
