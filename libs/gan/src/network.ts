@@ -91,17 +91,17 @@ export function packSamples(x: tf.Tensor, m: number): tf.Tensor {
 }
 
 /** Layer types whose backward pass backwardNet writes out; a net of only these can be traced. */
-const TRACEABLE = new Set<LayerSpec['type']>(['dense', 'relu', 'leakyRelu', 'tanh', 'scale', 'reshape', 'flatten']);
+const TRACEABLE = new Set<LayerSpec['type']>(['dense', 'conv2d', 'conv2dTranspose', 'relu', 'leakyRelu', 'tanh', 'scale', 'reshape', 'flatten']);
 
-/** Whether forwardNetTraced / backwardNet cover every layer of `spec` (MLPs: yes; conv nets: no). */
+/** Whether forwardNetTraced / backwardNet cover every layer of `spec` (all but a net with minibatch std). */
 export function isTraceable(spec: NetSpec): boolean {
   return spec.layers.every((l) => TRACEABLE.has(l.type));
 }
 
 /**
  * A forward pass kept for a later backward pass: per layer, the one tensor
- * its gradient reads (a dense layer's input, an activation's input, tanh's
- * output), in layer order, and the input shape of each reshape.
+ * its gradient reads (a dense or conv layer's input, an activation's input,
+ * tanh's output), in layer order, and the input shape of each reshape.
  */
 export interface NetTrace {
   readonly saved: readonly tf.Tensor[];
@@ -124,6 +124,14 @@ export function forwardNetTraced(spec: NetSpec, params: readonly tf.Tensor[], x:
         saved.push(h);
         h = tf.add(tf.matMul(h as tf.Tensor2D, params[p++] as tf.Tensor2D), params[p++]);
         break;
+      case 'conv2d':
+      case 'conv2dTranspose': {
+        saved.push(h);
+        // forwardNet's layer itself: the same ops on the same tensors.
+        h = forwardNet({ input: h.shape.slice(1), layers: [layer] }, [params[p], params[p + 1]], h);
+        p += 2;
+        break;
+      }
       case 'relu':
         saved.push(h);
         h = tf.relu(h);
@@ -154,8 +162,9 @@ export function forwardNetTraced(spec: NetSpec, params: readonly tf.Tensor[], x:
 /**
  * The vector-Jacobian product of forwardNetTraced's pass: ∂(Σ dy·out)/∂params,
  * in canonical order. Each layer's backward is the op tfjs's own gradient
- * registry applies to it (Add, BatchMatMul, Relu, LeakyRelu, Tanh, Multiply,
- * Reshape in tfjs-core's gradients/), so the result is bit for bit what
+ * registry applies to it (Add, BatchMatMul, Conv2D, Conv2DBackpropInput, Relu,
+ * LeakyRelu, Tanh, Multiply, Reshape in tfjs-core's gradients/), with the
+ * same kernels and attributes, so the result is bit for bit what
  * tf.grads gives through forwardNet; steps.spec.ts holds it to that. The
  * input's own gradient is not formed. Call inside tf.tidy.
  */
@@ -175,6 +184,29 @@ export function backwardNet(spec: NetSpec, params: readonly tf.Tensor[], trace: 
         grads[b] = tf.reshape(tf.sum(g, 0), params[b].shape);
         grads[w] = tf.matMul(input as tf.Tensor2D, g as tf.Tensor2D, true, false);
         if (p > 0) g = tf.matMul(g as tf.Tensor2D, params[w] as tf.Tensor2D, false, true);
+        break;
+      }
+      case 'conv2d': {
+        // Conv2D_grad: filter = conv2DBackpropFilter(x, dy), x = conv2DBackpropInput(x.shape, dy, filter).
+        const b = --p;
+        const w = --p;
+        const input = trace.saved[--s] as tf.Tensor4D;
+        const filter = params[w] as tf.Tensor4D;
+        grads[b] = tf.reshape(tf.sum(g, [0, 1, 2]), params[b].shape);
+        grads[w] = conv2dBackpropFilter(input, g as tf.Tensor4D, filter.shape, layer.stride, layer.padding);
+        if (p > 0) g = tf.conv2dTranspose(g as tf.Tensor4D, filter, input.shape, layer.stride, layer.padding);
+        break;
+      }
+      case 'conv2dTranspose': {
+        // Conv2DBackpropInput_grad (the op conv2dTranspose runs): its dy (our input) = conv2d(ddx, filter),
+        // filter = conv2DBackpropFilter(ddx, dy).
+        const b = --p;
+        const w = --p;
+        const input = trace.saved[--s] as tf.Tensor4D;
+        const filter = params[w] as tf.Tensor4D;
+        grads[b] = tf.reshape(tf.sum(g, [0, 1, 2]), params[b].shape);
+        grads[w] = conv2dBackpropFilter(g as tf.Tensor4D, input, filter.shape, layer.stride, layer.padding);
+        if (p > 0) g = tf.conv2d(g as tf.Tensor4D, filter, layer.stride, layer.padding);
         break;
       }
       case 'relu':
@@ -198,4 +230,12 @@ export function backwardNet(spec: NetSpec, params: readonly tf.Tensor[], trace: 
     }
   }
   return grads;
+}
+
+/**
+ * tfjs-core's conv2DBackpropFilter op, which it does not export: the kernel
+ * with the attributes Conv2D's and Conv2DBackpropInput's gradients pass it.
+ */
+function conv2dBackpropFilter(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: readonly number[], stride: number, pad: 'same' | 'valid'): tf.Tensor {
+  return tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: stride, pad, dataFormat: 'NHWC', filterShape: [...filterShape] }) as tf.Tensor;
 }

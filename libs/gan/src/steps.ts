@@ -250,7 +250,7 @@ export interface GeneratorPart {
 
 /**
  * G(z) for a later generatorGradients, or null when G has a layer that
- * backwardNet does not cover (the conv nets: they take the single-tape path),
+ * backwardNet does not cover (minibatch std, a D layer: it takes the tape),
  * or when the batch would run in micro-batches (StepOptions.microBatch): the
  * whole batch's G(z), kept for its backward pass, is what micro-batches avoid holding.
  */
@@ -274,14 +274,14 @@ export function generatorForwardPart(model: GanModel, batch: number, zSeed: numb
  * One generator gradient: L_G on G(z), z ~ N(0, I) [batch, latentDim] from
  * Rng(zSeed), through a fixed D.
  *
- * For a G of TRACEABLE layers (the MLPs) it runs in two parts: G(z) traced
+ * For a G of TRACEABLE layers (the MLPs' and dcgan's) it runs in two parts: G(z) traced
  * (generatorForwardPart, or `pre` when a worker computed it beforehand on the
  * same G, batch and z seed; consumed), then ∂L/∂G(z) by tf.grad through D and
  * backwardNet through G. Those are the ops tfjs's single tape over θ_G applies,
  * in the same order, so the gradient is bit for bit the same (steps.spec.ts).
  * The split lets a worker compute G(z) off the round trip; it also skips the
  * tape's per-op bookkeeping, a few percent of a step (wasm, interleaved in one
- * process: mlp2d G 1.03×, mlp G 1.06×). A conv G takes the single tape.
+ * process: mlp2d G 1.03×, mlp G 1.06×).
  *
  * @returns ∂L_G/∂θ_G in G's canonical order, and stats (dReal is NaN)
  */
@@ -401,7 +401,7 @@ async function generatorGradientsInMicroBatches(
  * For a D of TRACEABLE layers the backward pass is written out (backwardNet
  * from ∂term/∂logits): the ops of tfjs's single tape over θ_D, in the same
  * order, so the same floats, without the tape's per-op bookkeeping. A D with
- * a conv or minibatch-std layer takes the tape. Call inside tf.tidy.
+ * a minibatch-std layer takes the tape. Call inside tf.tidy.
  */
 function discriminatorTerm(
   model: GanModel,

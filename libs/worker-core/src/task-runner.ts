@@ -171,8 +171,8 @@ export class TaskRunner {
    *   needs the new G.
    * - After a step's last D task: G(z) of that step's G task (same shard and
    *   batch, z from its seed). It reads only G, which a D-update does not
-   *   change; D's pass and the backward pass need the new D. Not for a conv G
-   *   (generatorForwardPart).
+   *   change; D's pass and the backward pass need the new D. Not when the
+   *   batch runs in micro-batches (generatorForwardPart).
    * compute() uses the part when the task is that one, with the same seed and
    * the net at that version, and drops it otherwise (a reassigned shard, a
    * resize). The result is bit for bit the same either way (steps.spec.ts),

@@ -3,7 +3,7 @@ import { tf } from '../tf';
 /**
  * Kernels that duel's GAN step functions run: the ops of ../network and
  * ../losses forward, and the kernels their registered gradients call backward
- * (backwardNet, the written-out backward pass of the MLPs, calls the same).
+ * (backwardNet, the written-out backward pass of the MLPs and dcgan, calls the same).
  * tfjs backends differ (wasm 4.22 shipped without Conv2DBackpropFilter), so a
  * backend is only fit for training when it has all of these.
  */
