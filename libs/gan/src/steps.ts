@@ -321,16 +321,17 @@ export async function generatorGradients(
     };
     // The top-k mask is a constant of the differentiated function: it comes from
     // a forward pass of its own, so no gradient has to flow through the selection.
-    const maskOf = (fake: tf.Tensor) => (keep < packs ? topKMask(model.discriminate(packSamples(fake, spec.pack), dParams), keep) : undefined);
+    // Takes G(z) as a thunk: without top-k no mask, and no G(z) made for one.
+    const maskOf = (fake: () => tf.Tensor) => (keep < packs ? topKMask(model.discriminate(packSamples(fake(), spec.pack), dParams), keep) : undefined);
     const traced = part;
     out = tf.tidy(() => {
       if (traced) {
-        const mask = maskOf(traced.fake);
+        const mask = maskOf(() => traced.fake);
         const { value, grad } = tf.valueAndGrad((fake: tf.Tensor) => lossOn(fake, mask))(traced.fake);
         return { value, grads: backwardNet(spec.generator, gParams, traced.trace, grad) };
       }
       const zt = tf.tensor2d(latentBatch(batch, spec.latentDim, zSeed), [batch, spec.latentDim]);
-      const mask = maskOf(model.generate(zt, gParams));
+      const mask = maskOf(() => model.generate(zt, gParams));
       return tf.valueAndGrads((...ps: tf.Tensor[]) => lossOn(model.generate(zt, ps), mask))(gParams as tf.Tensor[]);
     });
   } finally {
