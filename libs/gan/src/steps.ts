@@ -93,8 +93,9 @@ type Term = {
  * out scaled with no op of their own. Each runs in a tidy of its own, so only
  * one micro-batch's activations are alive at a time, and the sums stay on the
  * device: the sum so far and the new term, and one tensor of their sum at a
- * time, are alive at once. One micro-batch and no `into` is its term as it is; `into` (owned by
- * the caller) is added first, as discriminatorGradients adds the real half.
+ * time, are alive at once. One micro-batch and no `into` is its term as it
+ * is; `into` (the caller's) is added first, as discriminatorGradients adds
+ * the real half.
  */
 function accumulate(parts: readonly (() => Term)[], into?: { value: tf.Scalar; grads: readonly tf.Tensor[] }): Term {
   let acc: Term | undefined;
@@ -210,7 +211,6 @@ export async function discriminatorGradients(
   const z = latentBatch(batch, spec.latentDim, zSeed);
   const gParams = model.tensors('G');
   const dParams = model.tensors('D');
-
   const latent = spec.latentDim;
 
   try {

@@ -331,10 +331,12 @@ describe('a worker with a micro-batch (TaskRunner microBatch)', () => {
     r.reset();
   });
 
-  it('refuses, once at the run, a micro-batch that is not a multiple of the run\'s pack', async () => {
-    const r = new TaskRunner((name) => resolveDataset(name), 3);
-    await expect(r.prepare(TEST_RUN)).rejects.toThrow(/DUEL_ERR_BAD_SPEC.*micro-batch 3.*pack \(2 samples\)/);
-    expect(r.ready).toBe(false);
+  it('refuses, once at the run, a micro-batch that is not a positive multiple of the run\'s pack', async () => {
+    for (const mb of [3, 0, -2, 2.5]) {
+      const r = new TaskRunner((name) => resolveDataset(name), mb);
+      await expect(r.prepare(TEST_RUN)).rejects.toThrow(new RegExp(`DUEL_ERR_BAD_SPEC.*micro-batch ${mb} .*pack \\(2 samples\\)`));
+      expect(r.ready).toBe(false);
+    }
   });
 
   it('leaks no tensors across tasks with prefetch', async () => {

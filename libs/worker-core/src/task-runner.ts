@@ -78,10 +78,11 @@ export class TaskRunner {
       model.dispose();
       throw new DuelError(ErrorCodes.BAD_SPEC, `model ${model.spec.name} makes samples of shape [${model.spec.dataShape}], dataset ${dataset.name} has [${dataset.shape}]`);
     }
-    if (this.microBatch !== undefined && this.microBatch % model.spec.pack !== 0) {
+    const mb = this.microBatch;
+    if (mb !== undefined && !(Number.isInteger(mb) && mb > 0 && mb % model.spec.pack === 0)) {
       model.dispose();
       // Every task of this run would fail the same way: refuse the run once, with the reason.
-      throw new DuelError(ErrorCodes.BAD_SPEC, `this worker's micro-batch ${this.microBatch} is not a multiple of the run's pack (${model.spec.pack} samples)`);
+      throw new DuelError(ErrorCodes.BAD_SPEC, `this worker's micro-batch ${mb} is not a positive multiple of the run's pack (${model.spec.pack} samples)`);
     }
     this.model = model;
     this.dataset = dataset;
