@@ -63,6 +63,13 @@ export interface MicroBatch {
   readonly size: number;
 }
 
+/** Why `microBatch` cannot be used with this spec's pack, or null when it can. */
+export function microBatchProblem(spec: GanSpec, microBatch: number): string | null {
+  return Number.isInteger(microBatch) && microBatch > 0 && microBatch % spec.pack === 0
+    ? null
+    : `${microBatch} is not a positive multiple of the pack (${spec.pack} samples)`;
+}
+
 /**
  * The micro-batches a batch of `batch` samples runs in (StepOptions.microBatch):
  * one, the whole batch, unless microBatch is below it.
@@ -70,9 +77,8 @@ export interface MicroBatch {
  */
 export function microBatches(spec: GanSpec, batch: number, microBatch?: number): MicroBatch[] {
   if (microBatch === undefined) return [{ start: 0, size: batch }];
-  if (!Number.isInteger(microBatch) || microBatch <= 0 || microBatch % spec.pack !== 0) {
-    throw new DuelError(ErrorCodes.BAD_ARGUMENT, `microBatch must be a positive multiple of pack=${spec.pack}, got ${microBatch}`);
-  }
+  const problem = microBatchProblem(spec, microBatch);
+  if (problem) throw new DuelError(ErrorCodes.BAD_ARGUMENT, `microBatch ${problem}`);
   if (microBatch >= batch || wholeBatchOnly(spec) !== null) return [{ start: 0, size: batch }];
   const out: MicroBatch[] = [];
   for (let start = 0; start < batch; start += microBatch) out.push({ start, size: Math.min(microBatch, batch - start) });

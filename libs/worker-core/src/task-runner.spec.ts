@@ -118,9 +118,12 @@ async function secondResultWithAndWithoutWrites(first: TaskFrame, second: TaskFr
   return { results, used };
 }
 
-/** A runner prepared for TEST_RUN (with `run` over it), holding G 0 and D 0. */
-async function runner(run: Partial<RunInfo> = {}): Promise<TaskRunner> {
-  const r = new TaskRunner((name) => resolveDataset(name));
+/** A gradient's bytes, per tensor, for bit-for-bit comparisons. */
+const bytes = (o: { grads: { data: Float32Array }[] }) => o.grads.map((g) => new Uint8Array(bytesOf(g.data)));
+
+/** A runner prepared for TEST_RUN (with `run` over it), holding G 0 and D 0; `microBatch` as a worker's --micro-batch. */
+async function runner(run: Partial<RunInfo> = {}, microBatch?: number): Promise<TaskRunner> {
+  const r = new TaskRunner((name) => resolveDataset(name), microBatch);
   await r.prepare({ ...TEST_RUN, ...run });
   r.setWeights('G', 0, initWeights(TINY_LAYOUT.G, 1));
   r.setWeights('D', 0, initWeights(TINY_LAYOUT.D, 2));
@@ -142,7 +145,6 @@ describe('the prefetched real half of the next D task (sync runs)', () => {
     model.dispose();
     return want.grads.map((g) => new Uint8Array(bytesOf(g.data)));
   }
-  const bytes = (o: { grads: { data: Float32Array }[] }) => o.grads.map((g) => new Uint8Array(bytesOf(g.data)));
 
   it('is used by the D task it was computed for, and gives its gradient bit for bit', async () => {
     const r = await runner();
@@ -217,7 +219,6 @@ describe('the prefetched G(z) of the G task (sync runs)', () => {
     model.dispose();
     return want.grads.map((g) => new Uint8Array(bytesOf(g.data)));
   }
-  const bytes = (o: { grads: { data: Float32Array }[] }) => o.grads.map((g) => new Uint8Array(bytesOf(g.data)));
 
   it('survives the new D weights, is used by the G task it was computed for, and gives its gradient bit for bit', async () => {
     const r = await runner();
@@ -291,15 +292,7 @@ describe('a worker with a micro-batch (TaskRunner microBatch)', () => {
   const shard = { index: 1, count: 2 };
   const D = (step: number) => task({ taskId: `${step}.D0.1.0`, phase: 'D', step, shard, batchSize: 8, seed: 4242 });
   const G = (step: number) => task({ taskId: `${step}.G.1.0`, phase: 'G', step, shard, batchSize: 8, seed: 31 });
-  const bytes = (o: { grads: { data: Float32Array }[] }) => o.grads.map((g) => new Uint8Array(bytesOf(g.data)));
 
-  async function microRunner(microBatch: number): Promise<TaskRunner> {
-    const r = new TaskRunner((name) => resolveDataset(name), microBatch);
-    await r.prepare(TEST_RUN);
-    r.setWeights('G', 0, initWeights(TINY_LAYOUT.G, 1));
-    r.setWeights('D', 0, initWeights(TINY_LAYOUT.D, 2));
-    return r;
-  }
 
   /** executeTask on the runner's weights, whole or in micro-batches. */
   async function reference(frame: TaskFrame, microBatch?: number) {
@@ -314,7 +307,7 @@ describe('a worker with a micro-batch (TaskRunner microBatch)', () => {
   }
 
   it('computes the task in micro-batches: the whole batch\'s gradient to float rounding, with the real half ahead too', async () => {
-    const r = await microRunner(2);
+    const r = await runner({}, 2);
     const d = await r.compute(D(3));
     r.prefetchAfter(D(3));
     const g = await r.compute(G(3));
@@ -340,7 +333,7 @@ describe('a worker with a micro-batch (TaskRunner microBatch)', () => {
   });
 
   it('leaks no tensors across tasks with prefetch', async () => {
-    const r = await microRunner(4);
+    const r = await runner({}, 4);
     const round = async (step: number) => {
       await r.compute(D(step));
       r.prefetchAfter(D(step));

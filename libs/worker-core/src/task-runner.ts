@@ -1,5 +1,5 @@
 import { createShardSampler, sampleSize, type Dataset, type ShardSampler } from '@duel/datasets';
-import { dataSize, discriminatorRealPart, GanModel, ganLosses, generatorForwardPart, wholeBatchOnly, type GanLoss, type GanSpec, type GeneratorPart, type RealPart } from '@duel/gan';
+import { dataSize, discriminatorRealPart, GanModel, ganLosses, generatorForwardPart, microBatchProblem, wholeBatchOnly, type GanLoss, type GanSpec, type GeneratorPart, type RealPart } from '@duel/gan';
 import type { Net, RunInfo, TaskFrame, Versions } from '@duel/protocol';
 import { executeTask, realBatchOf, taskSeed, type TaskSpec } from '@duel/trainer';
 import { DuelError, ErrorCodes, type NamedWeights } from '@duel/util';
@@ -78,11 +78,11 @@ export class TaskRunner {
       model.dispose();
       throw new DuelError(ErrorCodes.BAD_SPEC, `model ${model.spec.name} makes samples of shape [${model.spec.dataShape}], dataset ${dataset.name} has [${dataset.shape}]`);
     }
-    const mb = this.microBatch;
-    if (mb !== undefined && !(Number.isInteger(mb) && mb > 0 && mb % model.spec.pack === 0)) {
+    const problem = this.microBatch === undefined ? null : microBatchProblem(model.spec, this.microBatch);
+    if (problem) {
       model.dispose();
       // Every task of this run would fail the same way: refuse the run once, with the reason.
-      throw new DuelError(ErrorCodes.BAD_SPEC, `this worker's micro-batch ${mb} is not a positive multiple of the run's pack (${model.spec.pack} samples)`);
+      throw new DuelError(ErrorCodes.BAD_SPEC, `this worker's micro-batch ${problem}`);
     }
     this.model = model;
     this.dataset = dataset;
