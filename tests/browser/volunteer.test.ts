@@ -127,6 +127,25 @@ describeBrowser('volunteer page (Chromium, wasm) with a coordinator and a node w
     await until(async () => (await status(coord.url)).workers.some((w) => w.kind === 'node'), 60_000, 'the node worker to return');
   });
 
+  it('?microBatch=N runs each task in micro-batches, and a micro-batch that splits a pack fails at the welcome with BAD_SPEC', async () => {
+    // A second volunteer beside the first; its tasks hold more than 8 of the batch's 64 samples, so they run in micro-batches.
+    const micro = await browser.newPage();
+    await micro.goto(`${coord.url}/volunteer?backend=wasm&microBatch=8`);
+    const microText = async (id: string) => (await micro.locator(`#${id}`).textContent()) ?? '';
+    expect(await microText('v-micro')).toBe('8');
+    await micro.click('#contribute');
+    await until(async () => Number(await microText('v-accepted')) >= 2, 90_000, 'two accepted micro-batched results');
+    await micro.click('#stop');
+    await until(async () => (await microText('v-state')) === 'stopped', 30_000, 'the micro-batched volunteer to stop');
+
+    // ring8 packs 2 samples per D input: 3 cannot be cut into whole packs. Permanent, so the page does not retry.
+    await micro.goto(`${coord.url}/volunteer?backend=wasm&microBatch=3`);
+    await micro.click('#contribute');
+    await until(async () => (await microText('v-state')) === 'failed', 60_000, 'the page to fail');
+    expect(await microText('v-note')).toMatch(/DUEL_ERR_BAD_SPEC.*3 is not a positive multiple of the pack \(2 samples\)/);
+    await micro.close();
+  });
+
   it('Stop finishes the task, says bye and leaves the run', async () => {
     expect(await volunteers()).toBe(1);
     await page.click('#stop');

@@ -50,6 +50,20 @@ describe('duel train vs duel local (real processes, real WebSockets)', () => {
     expect(d.quality.kind).toBe('2d');
   }, 400_000);
 
+  it('--micro-batch reaches the workers: 2 workers in micro-batches reproduce duel local in the same micro-batches bit for bit', async () => {
+    // 32 samples per worker in micro-batches of 8: each worker sums 4 micro-batch gradients (the top-k mask spans all 4).
+    const common = ['--dataset', 'ring8', '--steps', '12', '--seed', '5', '--batch', '64', '--top-k', '0.5', '--backend', 'wasm', '--json'];
+    const dist = await runDuel(['train', '--workers', '2', '--micro-batch', '8', ...common]);
+    expect(dist.code, dist.stderr.slice(-3000)).toBe(0);
+    const local = await runDuel(['local', '--shards', '2', '--micro-batch', '8', ...common]);
+    expect(local.code, local.stderr.slice(-3000)).toBe(0);
+    expect(dist.json<Summary>().weightsDigest).toBe(local.json<Summary>().weightsDigest);
+    // The same gradients to float rounding, summed in another order: had the workers run whole batches, the digests would differ.
+    const whole = await runDuel(['local', '--shards', '2', ...common]);
+    expect(whole.code, whole.stderr.slice(-3000)).toBe(0);
+    expect(whole.json<Summary>().weightsDigest).not.toBe(local.json<Summary>().weightsDigest);
+  }, 400_000);
+
   it('async mode: 2 workers complete the run with every update applied once', async () => {
     // A worker that the suite's load slows down can come back more than s = 2 updates late and be refused
     // (DUEL_ERR_STALE_VERSION); its position is then issued again (async-scheduler.ts), so the run still applies

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { resolveRunConfig } from '@duel/trainer';
 import { parse } from './args';
-import { runConfigFlags, runConfigFrom } from './run-config.flags';
+import { microBatchArgs, microBatchFrom, runConfigFlags, runConfigFrom } from './run-config.flags';
 
 const fromArgv = (argv: string[]) => runConfigFrom(parse(argv, runConfigFlags));
 
@@ -25,5 +25,21 @@ describe('run-config flags', () => {
     expect(() => resolveRunConfig(fromArgv(['--latent-dim', '0']))).toThrow(/DUEL_ERR_BAD_ARGUMENT: latentDim/);
     expect(() => resolveRunConfig(fromArgv(['--data-scale=-1']))).toThrow(/DUEL_ERR_BAD_ARGUMENT: dataScale/);
     expect(() => resolveRunConfig(fromArgv(['--lr-floor', '2']))).toThrow(/DUEL_ERR_BAD_ARGUMENT: lrFloor/);
+  });
+});
+
+describe('--micro-batch', () => {
+  const ring8 = resolveRunConfig({ dataset: 'ring8' }); // pack 2
+  it('takes a positive multiple of the pack, and passes it on to spawned workers', () => {
+    expect(microBatchFrom(undefined, ring8)).toBeUndefined();
+    expect(microBatchFrom('64', ring8)).toBe(64);
+    expect(microBatchArgs('64', ring8)).toEqual(['--micro-batch', '64']);
+    expect(microBatchArgs(undefined, ring8)).toEqual([]);
+  });
+
+  it('refuses anything else with BAD_ARGUMENT, before any worker is spawned', () => {
+    for (const v of ['3', '0', '-2', '2.5', 'x']) expect(() => microBatchArgs(v, ring8)).toThrow(/DUEL_ERR_BAD_ARGUMENT: --micro-batch/);
+    expect(() => microBatchFrom('3', ring8)).toThrow(/not a positive multiple of the pack \(2 samples\)/);
+    expect(microBatchFrom('3', resolveRunConfig({ dataset: 'ring8', pack: 1 }))).toBe(3);
   });
 });

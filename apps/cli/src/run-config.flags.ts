@@ -1,4 +1,6 @@
-import type { RunConfig } from '@duel/trainer';
+import { microBatchProblem } from '@duel/gan';
+import { ganSpecFor, type RunConfig } from '@duel/trainer';
+import { DuelError, ErrorCodes } from '@duel/util';
 import { num } from './args';
 
 /** Flags shared by every command that defines a run (local, train, start, coordinator). */
@@ -47,4 +49,23 @@ export function runConfigFrom(a: Values): Partial<RunConfig> & { dataset: string
     latentDim: num(s('latent-dim'), 'latent-dim'),
     dataScale: num(s('data-scale'), 'data-scale'),
   };
+}
+
+/**
+ * `--micro-batch N` of `duel local`, `train` and `start` (for `start` and `train`
+ * it is passed to every worker they spawn, as `duel worker --micro-batch N`):
+ * checked against the run's pack here, once, not by each worker at its welcome.
+ */
+export function microBatchFrom(v: string | undefined, run: RunConfig): number | undefined {
+  const n = num(v, 'micro-batch');
+  if (n === undefined) return undefined;
+  const problem = microBatchProblem(ganSpecFor(run), n);
+  if (problem) throw new DuelError(ErrorCodes.BAD_ARGUMENT, `--micro-batch ${problem}`);
+  return n;
+}
+
+/** The `duel worker` arguments that pass a checked `--micro-batch` on to spawned workers ([] without one). */
+export function microBatchArgs(v: string | undefined, run: RunConfig): string[] {
+  const n = microBatchFrom(v, run);
+  return n === undefined ? [] : ['--micro-batch', String(n)];
 }

@@ -1,5 +1,5 @@
 import { createShardSampler, type Dataset, type ShardSampler } from '@duel/datasets';
-import { GanModel, type GradientResult, type Net } from '@duel/gan';
+import { GanModel, microBatchProblem, type GradientResult, type Net } from '@duel/gan';
 import { createStrategyFromSpec, type AggregationStrategy } from '@duel/aggregation';
 import { DuelError, ErrorCodes, type NamedWeights } from '@duel/util';
 import { ganSpecFor, topKShare, type RunConfig } from './run-config';
@@ -40,6 +40,13 @@ export interface LocalTrainerOptions {
    * gradient to aggregate, or null to leave the shard honest.
    */
   tamper?: (task: TaskSpec, seed: number, honest: readonly NamedWeights[]) => NamedWeights | null;
+  /**
+   * The most samples run through the nets at once (StepOptions.microBatch), as
+   * `duel worker --micro-batch`: a larger shard batch runs in micro-batches whose
+   * gradients are summed, the same gradient to float rounding in less memory.
+   * A positive multiple of the pack; absent, every batch runs whole.
+   */
+  microBatch?: number;
 }
 
 /**
@@ -55,13 +62,19 @@ export class LocalTrainer {
   /** The coordinator's default strategy unless told otherwise, so both sides combine shards with the same arithmetic. */
   private readonly strategy: AggregationStrategy;
   private readonly tamper: LocalTrainerOptions['tamper'];
+  private readonly microBatch: number | undefined;
 
   constructor(
     readonly cfg: RunConfig,
     readonly dataset: Dataset,
     opts: LocalTrainerOptions = {},
   ) {
-    this.model = new GanModel(ganSpecFor(cfg));
+    const spec = ganSpecFor(cfg);
+    const problem = opts.microBatch === undefined ? null : microBatchProblem(spec, opts.microBatch);
+    // Refused here, once, rather than by the first step.
+    if (problem) throw new DuelError(ErrorCodes.BAD_ARGUMENT, `micro-batch ${problem}`);
+    this.microBatch = opts.microBatch;
+    this.model = new GanModel(spec);
     this.state = initTrainingState(cfg, this.model.layout);
     this.numShards = opts.numShards ?? 1;
     this.strategy = typeof opts.strategy === 'object' ? opts.strategy : createStrategyFromSpec(opts.strategy ?? 'mean');
@@ -97,7 +110,7 @@ export class LocalTrainer {
     const tasks = planTasks(this.cfg, net, step, sub, this.numShards);
     const results: GradientResult[] = [];
     const topK = net === 'G' ? topKShare(this.cfg, step) : 1;
-    for (const task of tasks) results.push(await executeTask(this.model, this.cfg, task, this.samplers[task.shard], undefined, topK));
+    for (const task of tasks) results.push(await executeTask(this.model, this.cfg, task, this.samplers[task.shard], undefined, topK, undefined, this.microBatch));
     const honest = results.map((r) => r.grads);
     const sent = this.tamper ? tasks.map((t, i) => this.tamper!(t, taskSeed(this.cfg.seed, t), honest) ?? honest[i]) : honest;
     const outcome = this.strategy.aggregate(

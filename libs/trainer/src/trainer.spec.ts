@@ -99,8 +99,27 @@ describe('LocalTrainer', () => {
     t.dispose();
   });
 
+  it("with a micro-batch trains to the whole batch's weights within float rounding, and refuses one that splits a pack", async () => {
+    const run = async (microBatch?: number) => {
+      const t = new LocalTrainer(small(), ring8, { microBatch });
+      for (let i = 0; i < 3; i++) await t.step();
+      const w = [...t.state.weights.G, ...t.state.weights.D].map((x) => Array.from(x.data));
+      t.dispose();
+      return w;
+    };
+    const whole = await run();
+    const micro = await run(4); // batch 16 in 4 micro-batches of 2 packs
+    let maxDiff = 0;
+    whole.forEach((a, i) => a.forEach((v, j) => (maxDiff = Math.max(maxDiff, Math.abs(v - micro[i][j])))));
+    expect(maxDiff).toBeLessThan(1e-5);
+    // Summed in another order, so not bit for bit: the micro-batches did run.
+    expect(micro).not.toEqual(whole);
+    expect(await run(16)).toEqual(whole);
+    expect(() => new LocalTrainer(small(), ring8, { microBatch: 3 })).toThrow(/DUEL_ERR_BAD_ARGUMENT.*pack \(2 samples\)/);
+  });
+
   it('leaks no tensors across steps', async () => {
-    const t = new LocalTrainer(small({ steps: 10 }), ring8);
+    const t = new LocalTrainer(small({ steps: 10 }), ring8, { microBatch: 6 });
     await t.step();
     await t.sample(16, 1);
     const before = tf.memory().numTensors;

@@ -49,6 +49,8 @@ export interface VolunteerRuntimeOptions {
   getToken: () => Promise<SessionToken>;
   /** Fraction of wall-clock time spent computing, (0, 1]. */
   share?: number;
+  /** The most samples run through the nets at once (WorkerSessionOptions.microBatch); absent, batches run whole. */
+  microBatch?: number;
   openSocket?: (url: string) => SocketLike;
   /** Seed of the reconnect jitter (a volunteer draws it from crypto.getRandomValues). */
   jitterSeed: number;
@@ -97,6 +99,7 @@ export class VolunteerRuntime {
       kind: 'volunteer',
       capabilities: opts.capabilities,
       loadDataset: opts.loadDataset,
+      microBatch: opts.microBatch,
       beforeTask: () => this.rest(),
       events: {
         log: (level, event, fields) => opts.log?.(level, event, fields),

@@ -7,7 +7,7 @@ import { DuelError, ErrorCodes } from '@duel/util';
 import { applyAttack, attackFor, parseAttacks } from '@duel/worker-node';
 import { parse, num } from '../args';
 import { weightsDigest } from '../digest';
-import { runConfigFlags, runConfigFrom } from '../run-config.flags';
+import { microBatchFrom, runConfigFlags, runConfigFrom } from '../run-config.flags';
 
 /**
  * `duel local`: the single-process reference trainer. Progress goes to stderr;
@@ -21,17 +21,19 @@ export async function localCommand(argv: string[]): Promise<number> {
     strategy: { type: 'string' },
     json: { type: 'boolean', default: false },
     'eval-every': { type: 'string' },
+    'micro-batch': { type: 'string' },
     // Tests and defence experiments only: the last N shards are Byzantine (needs DUEL_ALLOW_ATTACKS=1), as `duel train --attackers`.
     attackers: { type: 'string' },
     attack: { type: 'string' },
     'attack-z': { type: 'string' },
   });
   const cfg = resolveRunConfig(runConfigFrom(a));
+  const microBatch = microBatchFrom(a['micro-batch'], cfg);
   const backend = await selectNodeBackend(a.backend as never);
   const dataset = await resolveDataset(cfg.dataset, nodeDatasetLoader());
   const numShards = num(a.shards, 'shards') ?? 1;
   const tamper = byzantineShards(numShards, num(a.attackers, 'attackers') ?? 0, a.attack, num(a['attack-z'], 'attack-z'));
-  const trainer = new LocalTrainer(cfg, dataset, { numShards, strategy: a.strategy, tamper });
+  const trainer = new LocalTrainer(cfg, dataset, { numShards, strategy: a.strategy, tamper, microBatch });
   const evalEvery = num(a['eval-every'], 'eval-every') ?? 0;
   process.stderr.write(`duel local: ${cfg.dataset} / ${cfg.model} on ${backend.name} (${backend.reason}), ${cfg.steps} steps, seed ${cfg.seed}\n`);
 

@@ -4,6 +4,7 @@ import { evaluateQuality } from '@duel/trainer';
 import { parse, num } from '../args';
 import { coordinatorFlags, coordinatorOptionsFrom } from '../coordinator.flags';
 import { runDistributed } from '../distributed-run';
+import { microBatchArgs } from '../run-config.flags';
 
 /**
  * `duel start` (what `npm start` runs): a coordinator plus N local worker
@@ -16,10 +17,13 @@ export async function startCommand(argv: string[]): Promise<number> {
     workers: { type: 'string', default: '2' },
     backend: { type: 'string', default: 'auto' },
     exit: { type: 'boolean', default: false },
+    'micro-batch': { type: 'string' },
   });
   const n = num(a.workers, 'workers')!;
   const opts = coordinatorOptionsFrom(a);
+  const micro = microBatchArgs(a['micro-batch'], opts.run);
   const run = await runDistributed(opts, n, a.backend!, {
+    workerArgs: () => micro,
     onStarted: (c) => {
       process.stderr.write(`duel: coordinator on ${c.url} (workers join ${c.wsUrl})\n`);
       process.stderr.write(`duel: dashboard ${c.url}/   volunteer ${c.url}/volunteer   status ${c.url}/api/status   metrics ${c.url}/metrics\n`);

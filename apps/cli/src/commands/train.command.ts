@@ -5,6 +5,7 @@ import { parse, num } from '../args';
 import { weightsDigest } from '../digest';
 import { coordinatorOptionsFrom, coordinatorFlags } from '../coordinator.flags';
 import { runDistributed } from '../distributed-run';
+import { microBatchArgs } from '../run-config.flags';
 import { resolveDataset } from '@duel/datasets';
 import { nodeDatasetLoader } from '@duel/datasets-node';
 
@@ -20,6 +21,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     backend: { type: 'string', default: 'auto' },
     json: { type: 'boolean', default: false },
     'eval-every': { type: 'string' },
+    'micro-batch': { type: 'string' },
     // Tests only (tests/quality/byzantine.test.ts): the last N workers send attacked gradients; needs DUEL_ALLOW_ATTACKS=1.
     attackers: { type: 'string' },
     attack: { type: 'string' },
@@ -31,13 +33,14 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const attackers = num(a.attackers, 'attackers') ?? 0;
   if (!(Number.isInteger(attackers) && attackers >= 0 && attackers < n)) throw new DuelError(ErrorCodes.BAD_ARGUMENT, `--attackers must be an integer in 0..${n - 1}`);
   if (attackers > 0) parseAttacks(a.attack ?? '', process.env); // refused here, not in N children, without DUEL_ALLOW_ATTACKS=1
-  const attackArgs = (i: number) => {
-    if (i < n - attackers) return [];
-    return ['--attack', a.attack!, '--attack-seed', String(i), ...(a['attack-z'] ? ['--attack-z', a['attack-z']] : [])];
+  const micro = microBatchArgs(a['micro-batch'], opts.run);
+  const workerArgs = (i: number) => {
+    if (i < n - attackers) return micro;
+    return [...micro, '--attack', a.attack!, '--attack-seed', String(i), ...(a['attack-z'] ? ['--attack-z', a['attack-z']] : [])];
   };
   const evalEvery = num(a['eval-every'], 'eval-every') ?? 0;
   if (!(Number.isInteger(evalEvery) && evalEvery >= 0)) throw new DuelError(ErrorCodes.BAD_ARGUMENT, '--eval-every must be a non-negative integer');
-  const run = await runDistributed(opts, n, a.backend!, { quiet: a.json && !process.stderr.isTTY, workerArgs: attackArgs, evalEvery });
+  const run = await runDistributed(opts, n, a.backend!, { quiet: a.json && !process.stderr.isTTY, workerArgs, evalEvery });
   const svc = run.coordinator.service;
   await run.workers.stop();
   const dataset = await resolveDataset(opts.run.dataset, nodeDatasetLoader());

@@ -15,6 +15,9 @@ const stop = $<HTMLButtonElement>('stop');
 const share = $<HTMLInputElement>('share');
 const keepGoing = $<HTMLInputElement>('keep-going');
 keepGoing.checked = params.get('keepGoing') === '1';
+/** `?microBatch=N`: the most samples run through the nets at once (checked against the run's pack at the welcome). */
+const microBatch = params.has('microBatch') ? Number(params.get('microBatch')) : undefined;
+$('v-micro').textContent = microBatch === undefined ? 'whole batches' : String(microBatch);
 
 function send(m: ToWorker): void {
   worker?.postMessage(m);
@@ -25,7 +28,7 @@ contribute.addEventListener('click', () => {
   worker = new Worker(new URL('./volunteer.worker.ts', import.meta.url), { type: 'module', name: 'duel-volunteer' });
   worker.onmessage = (ev: MessageEvent<FromWorker>) => onWorker(ev.data);
   worker.onerror = (ev) => ($('v-note').textContent = `worker error: ${ev.message}`);
-  send({ type: 'start', origin: location.origin, backend: params.get('backend') ?? 'auto', share: Number(share.value) / 100, invite: params.get('invite') ?? undefined });
+  send({ type: 'start', origin: location.origin, backend: params.get('backend') ?? 'auto', share: Number(share.value) / 100, invite: params.get('invite') ?? undefined, microBatch });
   contribute.disabled = true;
   stop.disabled = false;
   $('v-state').textContent = 'choosing a backend…';
@@ -69,6 +72,7 @@ function onWorker(m: FromWorker): void {
       $('v-note').textContent = m.message;
       return;
     case 'log':
+      if (m.event === 'micro-batch-ignored') $('v-micro').textContent = `${microBatch}, ignored: ${String(m.fields['reason'])}`;
       if (m.level === 'warn' || m.level === 'error') console.warn('[volunteer]', m.event, m.fields);
       return;
     case 'stopped':

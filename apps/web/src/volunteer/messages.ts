@@ -2,7 +2,7 @@ import type { VolunteerStatus } from '@duel/worker-core';
 
 /** page → Web Worker */
 export type ToWorker =
-  | { type: 'start'; origin: string; backend: string; share: number; invite?: string }
+  | { type: 'start'; origin: string; backend: string; share: number; invite?: string; microBatch?: number }
   | { type: 'pause' }
   | { type: 'resume' }
   | { type: 'share'; share: number }

@@ -59,6 +59,7 @@ async function start(m: Extract<ToWorker, { type: 'start' }>): Promise<void> {
     loadDataset: (name) => resolveDataset(name, () => storedDataset(m.origin, name)),
     getToken: () => session(m.origin, m.invite),
     share: m.share,
+    microBatch: m.microBatch,
     jitterSeed: seed[0],
     onStatus: (status) => post({ type: 'status', status }),
     log: (level, event, fields) => {
