@@ -137,6 +137,15 @@ describe('metrics during a real run (coordinator and worker processes)', () => {
       expect(total(second, `${h}_count`), `${h}_count`).toBeGreaterThan(0);
     }
     expect(total(second, 'duel_round_seconds_count')).toBeGreaterThanOrEqual(value(second, 'duel_step'));
+    // Per result, by worker kind and backend: the worker's compute, and the task's turnaround seen from the coordinator.
+    for (const h of ['duel_result_compute_seconds', 'duel_task_seconds']) {
+      expect(second.families.get(h)?.type, h).toBe('HISTOGRAM');
+      expect(total(second, `${h}_count`), h).toBeGreaterThan(0);
+      expect(total(second, `${h}_sum`), h).toBeGreaterThan(0);
+      const series = [...second.samples.keys()].filter((k) => k.startsWith(`${h}_count{`));
+      expect(series, h).toEqual([expect.stringMatching(/kind="node".*backend="cpu"|backend="cpu".*kind="node"/)]);
+    }
+    expect(total(second, 'duel_task_seconds_count')).toBe(total(second, 'duel_result_compute_seconds_count'));
     // Sync mode: every applied result is at the current version.
     expect(second.samples.get('duel_staleness_bucket{le="0"}')).toBe(second.samples.get('duel_staleness_count'));
 

@@ -228,6 +228,11 @@ export class CoordinatorService implements OnModuleInit, OnModuleDestroy {
     }
     if (this.pendingSamples.size > 10_000) this.pendingSamples.clear();
     this.pendingSamples.set(`${c.workerId}/${f.taskId}`, f.stats.samples);
+    const now = Date.now();
+    const who = { kind: c.kind ?? 'unknown', backend: c.backend || 'unknown' };
+    this.metrics.computeSeconds.observe(who, f.stats.computeMs / 1000);
+    const sent = this.metrics.observer.sentAtOf(f.taskId);
+    if (sent !== undefined) this.metrics.taskSeconds.observe(who, Math.max(0, now - sent) / 1000);
     this.recorder.received(c.workerId);
     this.recorder.staleness(c.workerId, Math.max(0, this.state.versions[f.phase] - (f.phase === 'G' ? f.versions.g : f.versions.d)));
     this.handle({
@@ -238,7 +243,7 @@ export class CoordinatorService implements OnModuleInit, OnModuleDestroy {
       versions: f.versions,
       grads: f.grads,
       stats: f.stats,
-      now: Date.now(),
+      now,
     });
   }
 

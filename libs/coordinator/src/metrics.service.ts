@@ -76,6 +76,20 @@ export class MetricsService {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
   });
+  readonly computeSeconds = new Histogram({
+    name: 'duel_result_compute_seconds',
+    help: "A worker's own compute time per result (its stats.computeMs, as it reports it: parts computed before the task arrived included), by worker kind and backend",
+    labelNames: ['kind', 'backend'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  readonly taskSeconds = new Histogram({
+    name: 'duel_task_seconds',
+    help: "From a task being sent to its result being received: the worker's compute plus the weights, task and result on the wire and their encoding and decoding on both sides",
+    labelNames: ['kind', 'backend'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
   readonly aggregationSeconds = new Histogram({ name: 'duel_aggregation_seconds', help: 'Time to aggregate and apply one update', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25], registers: [this.registry] });
   /** Watches the round machine's events and commands for the latency and staleness histograms. */
   readonly observer = new RoundObserver(this);
@@ -128,6 +142,11 @@ export class RoundObserver {
   private lastEvent: RoundEvent | null = null;
 
   constructor(private readonly m: MetricsService) {}
+
+  /** When the task was sent (ms, the clock of command()), while its result is awaited. */
+  sentAtOf(taskId: string): number | undefined {
+    return this.sentAt.get(taskId);
+  }
 
   /** Call with the state *before* `ev` is applied. */
   before(st: RoundState, ev: RoundEvent, current: { G: number; D: number }): void {
