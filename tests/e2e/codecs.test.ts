@@ -116,3 +116,33 @@ describe('a real worker process negotiates int8', () => {
     }
   }, 180_000);
 });
+
+describe('--codec-volunteer: a codec for volunteers apart from node workers', () => {
+  it('tells node workers the run codec and volunteers theirs; validation of volunteers refuses a lossy one', async () => {
+    const run = resolveRunConfig({ dataset: 'ring8', steps: 6, batchSize: 16, hidden: 8, seed: 5 });
+    const c = await startCoordinator(defaultCoordinatorOptions(run, { port: 0, shards: 1, codecVolunteer: { name: 'int8' }, taskTimeoutMs: 60_000 }));
+    try {
+      const capabilities = { backend: 'cpu', device: 'test', maxBatch: 4096, codecs: ['fp32', 'fp16', 'int8'] };
+      const node = await RawClient.connect(c.wsUrl);
+      node.hello({ capabilities });
+      expect((await node.next(is('welcome'))).codec).toEqual({ name: 'fp32' });
+      node.close();
+
+      const { token } = (await (await fetch(`${c.url}/api/volunteer/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json()) as { token: string };
+      const volunteer = await RawClient.connect(c.wsUrl);
+      volunteer.hello({ kind: 'volunteer', token, capabilities });
+      expect((await volunteer.next(is('welcome'))).codec).toEqual({ name: 'int8' });
+      volunteer.close();
+      // A volunteer that does not offer it sends fp32, as for --codec (PROTOCOL.md §3.4).
+      const old = await RawClient.connect(c.wsUrl);
+      old.hello({ kind: 'volunteer', token, capabilities: { ...capabilities, codecs: ['fp32'] } });
+      expect((await old.next(is('welcome'))).codec).toEqual({ name: 'fp32' });
+      old.close();
+    } finally {
+      await c.close();
+    }
+    await expect(startCoordinator(defaultCoordinatorOptions(run, { port: 0, codecVolunteer: { name: 'fp16' }, validation: {} }))).rejects.toThrow(
+      /DUEL_ERR_BAD_ARGUMENT: validation of volunteers needs the fp32 codec, not fp16/,
+    );
+  });
+});

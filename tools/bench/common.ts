@@ -122,3 +122,17 @@ export function cpuSecondsOf(pid: number | undefined): number {
     return Number.NaN;
   }
 }
+
+/**
+ * The sum of a Prometheus sample over the series whose labels include `labels`
+ * (`name` exactly, or `name{...}`), from /metrics text; 0 when none.
+ */
+export function metricSum(text: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!(line.startsWith(`${name} `) || line.startsWith(`${name}{`))) continue;
+    if (!Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) continue;
+    sum += Number(line.split(' ').at(-1));
+  }
+  return sum;
+}

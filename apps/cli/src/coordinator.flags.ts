@@ -18,6 +18,7 @@ export const coordinatorFlags = {
   'task-timeout': { type: 'string' },
   strategy: { type: 'string' },
   codec: { type: 'string' },
+  'codec-volunteer': { type: 'string' },
   'strategy-volunteer': { type: 'string' },
   'checkpoint-every': { type: 'string' },
   'checkpoint-secs': { type: 'string' },
@@ -52,7 +53,8 @@ export function coordinatorOptionsFrom(a: Values, over: Partial<CoordinatorOptio
     taskTimeoutMs: num(s('task-timeout'), 'task-timeout'),
     ...strategiesFrom(s('strategy'), s('strategy-volunteer')),
     codec: s('codec') === undefined ? undefined : parseCodecSpec(s('codec')!),
-    validation: validationFrom(s('validate-volunteers'), mode, s('codec')),
+    codecVolunteer: s('codec-volunteer') === undefined ? undefined : parseCodecSpec(s('codec-volunteer')!),
+    validation: validationFrom(s('validate-volunteers'), mode, s('codec'), s('codec-volunteer')),
     ...storeFrom(a),
     workerToken: process.env.DUEL_WORKER_TOKEN || undefined,
     adminToken: process.env.DUEL_ADMIN_TOKEN || undefined,
@@ -67,13 +69,14 @@ export function coordinatorOptionsFrom(a: Values, over: Partial<CoordinatorOptio
  * results (README, Security), sync mode and fp32 gradients only. TOL is the
  * relative L2 distance two replicas may differ by; empty: the default.
  */
-export function validationFrom(flag: string | undefined, mode: string | undefined, codec: string | undefined): CoordinatorOptions['validation'] {
+export function validationFrom(flag: string | undefined, mode: string | undefined, codec: string | undefined, codecVolunteer?: string): CoordinatorOptions['validation'] {
   if (flag === undefined) return undefined;
   const bad = (why: string): never => {
     throw new DuelError(ErrorCodes.BAD_ARGUMENT, `--validate-volunteers: ${why}`);
   };
   if (mode === 'async') bad('needs --mode sync (async applies each result alone, on arrival)');
   if (codec !== undefined && parseCodecSpec(codec).name !== 'fp32') bad(`needs --codec fp32, not ${codec} (lossy codecs make honest replicas differ)`);
+  if (codecVolunteer !== undefined && parseCodecSpec(codecVolunteer).name !== 'fp32') bad(`needs --codec-volunteer fp32, not ${codecVolunteer} (lossy codecs make honest replicas differ)`);
   if (flag === '') return {};
   const tolerance = num(flag, 'validate-volunteers')!;
   if (!(tolerance >= 0)) bad(`the tolerance must be a number ≥ 0, got "${flag}"`);

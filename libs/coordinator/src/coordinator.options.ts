@@ -33,6 +33,13 @@ export interface CoordinatorOptions {
   exitOnComplete?: boolean;
   /** Gradient codec workers are asked to send results with (PROTOCOL.md §3.4); a worker that does not offer it sends fp32. Default fp32. */
   codec?: CodecSpec;
+  /**
+   * The codec volunteers (browser workers) are asked for instead of `codec`:
+   * their uplinks are the slow ones (a home uplink, and Chromium's WebSocket,
+   * BENCHMARKS.md figure 9), so a run may keep node workers at fp32 and have
+   * volunteers send fp16 or int8. Default: `codec`.
+   */
+  codecVolunteer?: CodecSpec;
   /** Aggregation strategy name for node workers. */
   strategy: string;
   /** Strategy for volunteers' results (each kind aggregated apart, then combined by used samples); default: `strategy`. */

@@ -132,8 +132,10 @@ export class CoordinatorService implements OnModuleInit, OnModuleDestroy {
   private validationConfig(): Pick<RoundConfig, 'validation'> {
     const v = this.opts.validation;
     if (!v) return {};
-    if ((this.opts.codec ?? FP32).name !== 'fp32') {
-      throw new DuelError(ErrorCodes.BAD_ARGUMENT, `validation of volunteers needs the fp32 codec, not ${this.opts.codec!.name}: lossy codecs make honest replicas differ`);
+    for (const codec of [this.opts.codec, this.opts.codecVolunteer]) {
+      if (codec && codec.name !== 'fp32') {
+        throw new DuelError(ErrorCodes.BAD_ARGUMENT, `validation of volunteers needs the fp32 codec, not ${codec.name}: lossy codecs make honest replicas differ`);
+      }
     }
     return { validation: { tolerance: v.tolerance ?? DEFAULT_VALIDATION_TOLERANCE, ...(v.replicas === undefined ? {} : { replicas: v.replicas }) } };
   }
@@ -192,7 +194,7 @@ export class CoordinatorService implements OnModuleInit, OnModuleDestroy {
       heartbeatMs: this.opts.heartbeatMs,
       versions: { g: this.state.versions.G, d: this.state.versions.D },
       // Workers that do not list the requested codec (or any) send fp32 (PROTOCOL.md §3.4).
-      codec: negotiateCodec(this.opts.codec ?? FP32, f.capabilities.codecs),
+      codec: negotiateCodec((f.kind === 'volunteer' ? this.opts.codecVolunteer : undefined) ?? this.opts.codec ?? FP32, f.capabilities.codecs),
       resumeToken: this.identity.tokenFor(workerId),
     };
     this.conns.sendTo(c, encodeFrame(welcome));
