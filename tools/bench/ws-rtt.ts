@@ -10,7 +10,6 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Browser } from 'playwright-core';
 import { WebSocket, WebSocketServer } from 'ws';
-import { median } from './common';
 
 export interface RttRow {
   bytes: number;
@@ -19,45 +18,47 @@ export interface RttRow {
   browserMs: number;
 }
 
-/** The Web Worker's code: `count` round trips of `bytes`-sized frames against `url`; posts the median ms. */
-const WORKER_SOURCE = `onmessage = async ({ data: { url, bytes, count } }) => {
-  const ws = new WebSocket(url);
-  ws.binaryType = 'arraybuffer';
-  await new Promise((r) => (ws.onopen = r));
+/**
+ * `count` lockstep round trips of `bytes`-sized frames on an open socket; the
+ * median ms. Runs as it is in Node (on a `ws` socket) and, by its source, in
+ * the browser's Web Worker (on a WHATWG WebSocket): both have onmessage and send.
+ */
+function lockstep(ws: { send(d: Uint8Array): void; onmessage: unknown }, bytes: number, count: number): Promise<number> {
   const frame = new Uint8Array(bytes);
-  const times = [];
-  await new Promise((done) => {
+  const times: number[] = [];
+  return new Promise((done) => {
     let t0 = performance.now();
     ws.onmessage = () => {
       times.push(performance.now() - t0);
-      if (times.length === count) return done();
+      if (times.length === count) {
+        times.sort((a, b) => a - b);
+        return done(times[times.length >> 1]);
+      }
       t0 = performance.now();
       ws.send(frame);
     };
     ws.send(frame);
   });
+}
+
+/** The Web Worker's code: lockstep against `url`, the median posted back. */
+const WORKER_SOURCE = `const lockstep = ${lockstep.toString()};
+onmessage = async ({ data: { url, bytes, count } }) => {
+  const ws = new WebSocket(url);
+  ws.binaryType = 'arraybuffer';
+  await new Promise((r) => (ws.onopen = r));
+  postMessage(await lockstep(ws, bytes, count));
   ws.close();
-  times.sort((a, b) => a - b);
-  postMessage(times[times.length >> 1]);
 };`;
 
 async function nodeRtt(url: string, bytes: number, count: number): Promise<number> {
   const ws = new WebSocket(url);
   await new Promise((r, fail) => ws.once('open', r).once('error', fail));
-  const frame = Buffer.alloc(bytes);
-  const times: number[] = [];
-  await new Promise<void>((done) => {
-    let t0 = performance.now();
-    ws.on('message', () => {
-      times.push(performance.now() - t0);
-      if (times.length === count) return done();
-      t0 = performance.now();
-      ws.send(frame);
-    });
-    ws.send(frame);
-  });
-  ws.close();
-  return median(times);
+  try {
+    return await lockstep(ws, bytes, count);
+  } finally {
+    ws.close();
+  }
 }
 
 /** Median round-trip ms per frame size, Node `ws` and a Chromium Web Worker, interleaved per size. */
