@@ -48,7 +48,8 @@ describe('gradient codecs (real NestJS app, real WebSocket frames)', () => {
 
   it('a worker offering int8 is told int8; its int8 result is decoded and applied exactly; a bad scale changes nothing', async () => {
     const w = await RawClient.connect(c.wsUrl);
-    w.hello({ capabilities: { backend: 'cpu', device: 'test', maxBatch: 4096, codecs: ['fp32', 'int8'] } });
+    // A backend name outside the known ones: the per-result histograms label it "other" (bounded label sets).
+    w.hello({ capabilities: { backend: 'quantum-9000', device: 'test', maxBatch: 4096, codecs: ['fp32', 'int8'] } });
     const welcome: WelcomeFrame = await w.next(is('welcome'));
     expect(welcome.codec).toEqual({ name: 'int8' });
     const task: TaskFrame = await w.next(is('task'));
@@ -83,6 +84,9 @@ describe('gradient codecs (real NestJS app, real WebSocket frames)', () => {
     expect(c.service.state.versions.D).toBe(1);
     expect(digest(c.service.state.weights.D)).toBe(digest(expected.weights.D));
     expect(digest(c.service.state.weights.G, c.service.state.weights.D)).not.toBe(before);
+    const metrics = await (await fetch(`${c.url}/metrics`)).text();
+    expect(metrics).toContain('duel_task_seconds_count{kind="node",backend="other"} 1');
+    expect(metrics).not.toContain('quantum-9000');
     w.close();
   });
 });

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { createStrategyFromSpec, releaseGradients } from '@duel/aggregation';
-import { GanModel, type GanLayout, type Net } from '@duel/gan';
+import { GanModel, isBackendName, type GanLayout, type Net } from '@duel/gan';
 import {
   FP32,
   PROTOCOL_VERSION,
@@ -231,7 +231,7 @@ export class CoordinatorService implements OnModuleInit, OnModuleDestroy {
     if (this.pendingSamples.size > 10_000) this.pendingSamples.clear();
     this.pendingSamples.set(`${c.workerId}/${f.taskId}`, f.stats.samples);
     const now = Date.now();
-    const who = { kind: c.kind ?? 'unknown', backend: c.backend || 'unknown' };
+    const who = { kind: c.kind ?? 'unknown', backend: backendLabel(c.backend) };
     this.metrics.computeSeconds.observe(who, f.stats.computeMs / 1000);
     const sent = this.metrics.observer.sentAtOf(f.taskId);
     if (sent !== undefined) this.metrics.taskSeconds.observe(who, Math.max(0, now - sent) / 1000);
@@ -400,7 +400,7 @@ export class CoordinatorService implements OnModuleInit, OnModuleDestroy {
 
   private refreshWorkerGauge(): void {
     this.metrics.workers.reset();
-    for (const c of this.conns.workers()) this.metrics.workers.inc({ kind: c.kind ?? 'unknown', backend: c.backend || 'unknown' });
+    for (const c of this.conns.workers()) this.metrics.workers.inc({ kind: c.kind ?? 'unknown', backend: backendLabel(c.backend) });
   }
 
   // ---- quality -------------------------------------------------------------------
@@ -460,3 +460,12 @@ export class CoordinatorService implements OnModuleInit, OnModuleDestroy {
   }
 }
 
+
+/**
+ * A worker's backend as a metrics label: one of the known names, else "other".
+ * The name is the worker's own free-form string, and a Prometheus server keeps
+ * a series for every label value it has seen.
+ */
+function backendLabel(backend: string | undefined): string {
+  return backend && isBackendName(backend) ? backend : 'other';
+}
