@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { resolveRunConfig } from '@duel/trainer';
 import { parse } from './args';
 import { microBatchArgs, microBatchFrom, runConfigFlags, runConfigFrom } from './run-config.flags';
@@ -41,5 +41,17 @@ describe('--micro-batch', () => {
     for (const v of ['3', '0', '-2', '2.5', 'x']) expect(() => microBatchArgs(v, ring8)).toThrow(/DUEL_ERR_BAD_ARGUMENT: --micro-batch/);
     expect(() => microBatchFrom('3', ring8)).toThrow(/not a positive multiple of the pack \(2 samples\)/);
     expect(microBatchFrom('3', resolveRunConfig({ dataset: 'ring8', pack: 1 }))).toBe(3);
+  });
+
+  it('says on stderr when the run\'s D (minibatch std) runs every batch whole', () => {
+    const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      expect(microBatchFrom('64', ring8)).toBe(64);
+      expect(err).not.toHaveBeenCalled();
+      expect(microBatchFrom('64', resolveRunConfig({ dataset: 'ring8', minibatchStd: true }))).toBe(64);
+      expect(err).toHaveBeenCalledWith(expect.stringMatching(/--micro-batch 64 ignored: D has a minibatch-std layer/));
+    } finally {
+      err.mockRestore();
+    }
   });
 });

@@ -1,4 +1,4 @@
-import { microBatchProblem } from '@duel/gan';
+import { microBatchProblem, wholeBatchOnly } from '@duel/gan';
 import { ganSpecFor, type RunConfig } from '@duel/trainer';
 import { DuelError, ErrorCodes } from '@duel/util';
 import { num } from './args';
@@ -55,12 +55,15 @@ export function runConfigFrom(a: Values): Partial<RunConfig> & { dataset: string
  * `--micro-batch N` of `duel local`, `train` and `start` (for `start` and `train`
  * it is passed to every worker they spawn, as `duel worker --micro-batch N`):
  * checked against the run's pack here, once, not by each worker at its welcome.
+ * A run whose D cannot take micro-batches (minibatch std) says so on stderr.
  */
 export function microBatchFrom(v: string | undefined, run: RunConfig): number | undefined {
   const n = num(v, 'micro-batch');
   if (n === undefined) return undefined;
   const problem = microBatchProblem(ganSpecFor(run), n);
   if (problem) throw new DuelError(ErrorCodes.BAD_ARGUMENT, `--micro-batch ${problem}`);
+  const whole = wholeBatchOnly(ganSpecFor(run));
+  if (whole) process.stderr.write(`duel: --micro-batch ${n} ignored: ${whole}; every batch runs whole\n`);
   return n;
 }
 
