@@ -18,7 +18,7 @@ import { selectNodeBackend } from '@duel/gan-node';
 import { encodeFrame, encodeTensors, formatCodecSpec, parseCodecSpec, type CodecSpec, type Phase } from '@duel/protocol';
 import { resolveRunConfig, type RunConfig } from '@duel/trainer';
 import { Rng, zerosLike, type TensorSpec } from '@duel/util';
-import { caption, fmt, log, spawnDuel, stop, table, type Machine, type Section } from './common';
+import { caption, fmt, log, metricSum, spawnDuel, stop, table, type Machine, type Section } from './common';
 
 const BACKEND = 'wasm';
 const WORKERS = 2;
@@ -52,12 +52,6 @@ interface CodecRun {
 
 export function qualityConfig(steps: number, seed = 1): RunConfig {
   return resolveRunConfig({ dataset: 'ring8', steps, seed });
-}
-
-async function metric(url: string, name: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
-  return line ? Number(line.split(' ').at(-1)) : Number.NaN;
 }
 
 /** One distributed ring8 run with `codec`, evaluated every `every` steps. */
@@ -100,7 +94,7 @@ export async function trainWithCodec(cfg: RunConfig, codec: CodecSpec, every: nu
     const seconds = (performance.now() - t0) / 1000;
     if (last % every !== 0) evaluate();
     await pending;
-    const bytes = await metric(c.url, 'duel_bytes_in_total');
+    const bytes = metricSum(await (await fetch(`${c.url}/metrics`)).text(), 'duel_bytes_in_total');
     const updates = svc.state.versions.G + svc.state.versions.D;
     const reached = evals.find((e) => e.modes === 8 && e.hq >= HQ_TARGET) ?? null;
     return { codec: formatCodecSpec(codec), steps: last, seconds, bytesPerUpdate: bytes / updates, evals, reached, final: evals.at(-1)! };

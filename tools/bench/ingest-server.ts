@@ -22,7 +22,7 @@ import { ganLayout } from '@duel/gan';
 import { encodeFrame, maxPayloadFor } from '@duel/protocol';
 import { totalSize } from '@duel/util';
 import { WebSocketServer } from 'ws';
-import { cpuSecondsOf, sleep, spawnTs, stop } from './common';
+import { cpuSecondsOf, metricSum, sleep, spawnTs, stop } from './common';
 import { startProfile, type ProfileSummary } from './profile';
 
 export interface IngestReport {
@@ -75,17 +75,12 @@ async function startDuel(): Promise<{ url: string; read: () => Promise<Counters>
   // what the coordinator can take in, so it lifts them; main() fails the run if a client is cut off anyway.
   const unlimited = { burst: 1e15, perSecond: 1e15 };
   const c = await startCoordinator(defaultCoordinatorOptions(run, { port: 0, shards: 'auto', taskTimeoutMs: 60_000, byteRate: unlimited, frameRate: unlimited }));
-  const metric = (text: string, name: string, filter = (_labels: string) => true) =>
-    text
-      .split('\n')
-      .filter((l) => l.startsWith(name) && filter(l.slice(name.length)))
-      .reduce((s, l) => s + Number(l.split(' ').at(-1)), 0);
   // /metrics is the operator's view of ingest, so the bench reads it the same way.
   const read = async (): Promise<Counters> => {
     const text = await (await fetch(`${c.url}/metrics`)).text();
-    const results = metric(text, 'duel_results_total');
-    const applied = metric(text, 'duel_results_total', (l) => l.includes('status="applied"'));
-    return { bytes: metric(text, 'duel_bytes_in_total'), frames: results, updates: metric(text, 'duel_rounds_total'), notApplied: results - applied };
+    const results = metricSum(text, 'duel_results_total');
+    const applied = metricSum(text, 'duel_results_total', { status: 'applied' });
+    return { bytes: metricSum(text, 'duel_bytes_in_total'), frames: results, updates: metricSum(text, 'duel_rounds_total'), notApplied: results - applied };
   };
   return { url: c.wsUrl, read, close: () => c.close() };
 }

@@ -60,9 +60,10 @@ export function runConfigFrom(a: Values): Partial<RunConfig> & { dataset: string
 export function microBatchFrom(v: string | undefined, run: RunConfig): number | undefined {
   const n = num(v, 'micro-batch');
   if (n === undefined) return undefined;
-  const problem = microBatchProblem(ganSpecFor(run), n);
+  const spec = ganSpecFor(run);
+  const problem = microBatchProblem(spec, n);
   if (problem) throw new DuelError(ErrorCodes.BAD_ARGUMENT, `--micro-batch ${problem}`);
-  const whole = wholeBatchOnly(ganSpecFor(run));
+  const whole = wholeBatchOnly(spec);
   if (whole) process.stderr.write(`duel: --micro-batch ${n} ignored: ${whole}; every batch runs whole\n`);
   return n;
 }

@@ -460,7 +460,6 @@ export class CoordinatorService implements OnModuleInit, OnModuleDestroy {
   }
 }
 
-
 /**
  * A worker's backend as a metrics label: one of the known names, else "other".
  * The name is the worker's own free-form string, and a Prometheus server keeps
